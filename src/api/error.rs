@@ -1,0 +1,141 @@
+//! The one error type of the HTTP API, rendered as `{"error": code, "message": text}`.
+
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+/// Seconds a shed or draining client is told to wait (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Every way an API request can fail. [`ApiError::code`] is the stable,
+/// machine-readable name; the `Display` text is for people.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the request body does not match the expected shape: {0}")]
+    InvalidBody(String),
+    #[error("send either \"features\" (one row) or \"instances\" (a batch of rows), not both")]
+    AmbiguousInput,
+    #[error("row {row} has {got} features, the model expects {expected}")]
+    WrongFeatureCount {
+        row: usize,
+        expected: usize,
+        got: usize,
+    },
+    #[error("feature {column} of row {row} is not a finite 32-bit number")]
+    NonFiniteFeature { row: usize, column: usize },
+    #[error("a feature is not a finite 32-bit number: {0}")]
+    NumberOutOfRange(String),
+    #[error("\"instances\" is empty: send at least one row")]
+    EmptyBatch,
+    #[error("\"instances\" has {got} rows, at most {max} are accepted per request")]
+    BatchTooLarge { max: usize, got: usize },
+    #[error("send the body as JSON with the header content-type: application/json ({0})")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than the {limit}-byte limit")]
+    PayloadTooLarge { limit: usize },
+    #[error("no route for {path}; see GET / for the endpoints")]
+    NotFound { path: String },
+    #[error("method {method} is not allowed here; see GET / for the endpoints")]
+    MethodNotAllowed { method: String },
+    #[error("the server is at its limit of {limit} requests in flight; retry after {RETRY_AFTER_SECS} s")]
+    Overloaded { limit: usize },
+    #[error("the request took longer than {}", humantime::format_duration(*.0))]
+    Timeout(Duration),
+    #[error("the server is not ready: {0}")]
+    NotReady(&'static str),
+    #[error("fault injected by the x-fault header (status {})", .0.as_u16())]
+    InjectedFault(StatusCode),
+    #[error("the x-fault header is invalid: {0}")]
+    InvalidFaultHeader(String),
+    #[error("the server hit an internal error while handling the request")]
+    Internal,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) | ApiError::InvalidFaultHeader(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidBody(_)
+            | ApiError::AmbiguousInput
+            | ApiError::WrongFeatureCount { .. }
+            | ApiError::NonFiniteFeature { .. }
+            | ApiError::NumberOutOfRange(_)
+            | ApiError::EmptyBatch
+            | ApiError::BatchTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Overloaded { .. } | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::InjectedFault(status) => *status,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::InvalidBody(_) => "invalid_body",
+            ApiError::AmbiguousInput => "ambiguous_input",
+            ApiError::WrongFeatureCount { .. } => "wrong_feature_count",
+            ApiError::NonFiniteFeature { .. } | ApiError::NumberOutOfRange(_) => {
+                "non_finite_feature"
+            }
+            ApiError::EmptyBatch => "empty_batch",
+            ApiError::BatchTooLarge { .. } => "batch_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::NotFound { .. } => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::NotReady(_) => "not_ready",
+            ApiError::InjectedFault(_) => "injected_fault",
+            ApiError::InvalidFaultHeader(_) => "invalid_fault_header",
+            ApiError::Internal => "internal_error",
+        }
+    }
+
+    /// Maps axum's JSON extractor rejection (plain-text bodies) onto our JSON errors.
+    pub fn from_json_rejection(rejection: JsonRejection, body_limit: usize) -> Self {
+        let text = rejection.body_text();
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: body_limit },
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::InvalidBody(text),
+            // Syntactically valid JSON numbers such as 1e999 that serde_json refuses
+            // to turn into a float: they are values problems, not syntax problems.
+            _ if text.contains("number out of range") => ApiError::NumberOutOfRange(text),
+            _ => ApiError::MalformedJson(text),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, ApiError::Overloaded { .. } | ApiError::NotReady(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}

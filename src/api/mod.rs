@@ -1,0 +1,251 @@
+//! The HTTP API: routes, shared state and the middleware that protects `/predict`.
+//!
+//! | route | purpose |
+//! |---|---|
+//! | `GET /` | name, version, model and endpoints |
+//! | `POST /predict` | one row (`features`) or a batch (`instances`) |
+//! | `GET /healthz` | the process is alive |
+//! | `GET /readyz` | the model is loaded and the server is not draining |
+//! | `GET /metrics` | Prometheus text format |
+
+pub mod error;
+pub mod faults;
+pub mod predict;
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use error::ApiError;
+
+use crate::http_metrics::HttpMetricsLayer;
+use crate::model::Model;
+use crate::telemetry::Telemetry;
+use predict::ModelMetrics;
+
+/// Routes that are not recorded in the HTTP metrics unless asked to.
+pub const PROBE_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+/// The knobs of the API (a subset of the `serve` configuration).
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub body_limit: usize,
+    pub max_batch: usize,
+    pub max_in_flight: usize,
+    pub request_timeout: Duration,
+    pub enable_faults: bool,
+    pub instrument_probes: bool,
+}
+
+impl From<&crate::config::ServeConfig> for ApiConfig {
+    fn from(c: &crate::config::ServeConfig) -> Self {
+        ApiConfig {
+            body_limit: c.body_limit,
+            max_batch: c.max_batch as usize,
+            max_in_flight: c.max_in_flight as usize,
+            request_timeout: c.request_timeout,
+            enable_faults: c.enable_faults,
+            instrument_probes: c.instrument_probes,
+        }
+    }
+}
+
+/// Readiness, flipped off when the server starts draining.
+#[derive(Debug, Clone)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    pub fn new() -> Self {
+        Readiness(Arc::new(AtomicBool::new(true)))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Marks the server as draining: `/readyz` answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// State shared by the handlers.
+#[derive(Debug)]
+pub struct AppState {
+    pub model: Arc<Model>,
+    /// The model's identity, leaked once so responses borrow it without copying.
+    model_name: &'static str,
+    model_version: &'static str,
+    model_metrics: ModelMetrics,
+    telemetry: Telemetry,
+    readiness: Readiness,
+    body_limit: usize,
+    max_batch: usize,
+}
+
+/// Builds the application router with its metrics, limits and optional fault injector.
+pub fn router(
+    model: Arc<Model>,
+    telemetry: Telemetry,
+    readiness: Readiness,
+    config: &ApiConfig,
+) -> Router {
+    let meter = telemetry.meter("model-server");
+    let state = Arc::new(AppState {
+        model_name: Box::leak(model.name().into()),
+        model_version: Box::leak(model.version().into()),
+        model_metrics: ModelMetrics::new(&meter, &model),
+        model,
+        telemetry,
+        readiness,
+        body_limit: config.body_limit,
+        max_batch: config.max_batch,
+    });
+
+    let mut predict_route = post(predict::handler);
+    if config.enable_faults {
+        predict_route = predict_route.layer::<_, Infallible>(middleware::from_fn(faults::inject));
+    }
+    let predict_route = predict_route
+        .layer::<_, Infallible>(middleware::from_fn_with_state(
+            config.request_timeout,
+            timeout,
+        ))
+        .layer::<_, Infallible>(middleware::from_fn_with_state(
+            Arc::new(Shedder {
+                permits: Arc::new(Semaphore::new(config.max_in_flight)),
+                limit: config.max_in_flight,
+            }),
+            shed,
+        ))
+        .layer(DefaultBodyLimit::max(config.body_limit));
+
+    let metrics_layer = HttpMetricsLayer::new(&meter);
+    let metrics_layer = if config.instrument_probes {
+        metrics_layer
+    } else {
+        metrics_layer.exclude(PROBE_ROUTES)
+    };
+
+    Router::new()
+        .route("/", get(root))
+        .route("/predict", predict_route)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(metrics_layer)
+}
+
+async fn root(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(json!({
+        "name": env!("CARGO_PKG_NAME"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "model": {
+            "name": state.model.name(),
+            "version": state.model.version(),
+            "algorithm": state.model.algorithm().as_str(),
+            "features": state.model.feature_names(),
+            "classes": state.model.class_names(),
+        },
+        "endpoints": [
+            {"method": "POST", "path": "/predict", "description": "classify one row ({\"features\": [..]}) or a batch ({\"instances\": [[..], ..]})"},
+            {"method": "GET", "path": "/healthz", "description": "liveness"},
+            {"method": "GET", "path": "/readyz", "description": "readiness: model loaded and not draining"},
+            {"method": "GET", "path": "/metrics", "description": "Prometheus metrics"},
+        ],
+    }))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    if state.readiness.is_ready() {
+        Ok(Json(json!({"status": "ready"})))
+    } else {
+        Err(ApiError::NotReady("shutting down"))
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    match state.telemetry.render() {
+        Ok(text) => ([(header::CONTENT_TYPE, crate::telemetry::CONTENT_TYPE)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render metrics");
+            ApiError::Internal.into_response()
+        }
+    }
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    let mut path = uri.path().to_owned();
+    if path.len() > 200 {
+        let cut = (0..=200).rev().find(|&i| path.is_char_boundary(i)).unwrap_or(0);
+        path.truncate(cut);
+        path.push('…');
+    }
+    ApiError::NotFound { path }
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: crate::http_metrics::method_label(&method).to_owned(),
+    }
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_owned());
+    tracing::error!(panic = %detail, "handler panicked; answered 500");
+    ApiError::Internal.into_response()
+}
+
+/// Load shedding: at most `limit` requests run at once; the rest get 503 at once.
+#[derive(Debug)]
+struct Shedder {
+    permits: Arc<Semaphore>,
+    limit: usize,
+}
+
+async fn shed(State(shedder): State<Arc<Shedder>>, request: Request, next: Next) -> Response {
+    match shedder.permits.clone().try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => ApiError::Overloaded {
+            limit: shedder.limit,
+        }
+        .into_response(),
+    }
+}
+
+async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit).into_response(),
+    }
+}

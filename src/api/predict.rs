@@ -1,0 +1,236 @@
+//! `POST /predict`: request and response types, validation, and the model metrics
+//! (`predictions_total{class}`, `inference_duration_seconds`).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::Json;
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::KeyValue;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::model::{Model, Prediction, PredictError};
+
+/// Histogram boundaries of `inference_duration_seconds` (1 µs to 100 ms).
+pub const INFERENCE_BUCKETS: [f64; 16] = [
+    0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+    0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+];
+
+/// Body of `POST /predict`: exactly one of the two fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    /// One row.
+    pub features: Option<Vec<f64>>,
+    /// A batch of rows.
+    pub instances: Option<Vec<Vec<f64>>>,
+}
+
+/// Which model answered.
+#[derive(Debug, Serialize)]
+pub struct ModelRef<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+}
+
+/// Body of a successful `POST /predict`, one prediction per row in request order.
+#[derive(Debug, Serialize)]
+pub struct PredictResponse<'a> {
+    pub predictions: Vec<Prediction>,
+    pub model: ModelRef<'a>,
+}
+
+/// The model instruments.
+#[derive(Debug)]
+pub struct ModelMetrics {
+    predictions: Counter<u64>,
+    inference: Histogram<f64>,
+    /// `class` attribute per class id, built once.
+    class_attrs: Vec<[KeyValue; 1]>,
+}
+
+impl ModelMetrics {
+    /// Creates the instruments and records `model_info{name,version,algorithm} = 1`.
+    pub fn new(meter: &Meter, model: &Model) -> Self {
+        meter
+            .u64_gauge("model_info")
+            .with_description("The served model: always 1, identified by its labels")
+            .build()
+            .record(
+                1,
+                &[
+                    KeyValue::new("name", model.name().to_owned()),
+                    KeyValue::new("version", model.version().to_owned()),
+                    KeyValue::new("algorithm", model.algorithm().as_str()),
+                ],
+            );
+        ModelMetrics {
+            predictions: meter
+                .u64_counter("predictions")
+                .with_description("Total of all predicted class, one per predicted row")
+                .build(),
+            inference: meter
+                .f64_histogram("inference_duration")
+                .with_unit("s")
+                .with_description("Time spent in the model's predict call, in seconds")
+                .with_boundaries(INFERENCE_BUCKETS.to_vec())
+                .build(),
+            class_attrs: model
+                .class_names()
+                .iter()
+                .map(|name| [KeyValue::new("class", *name)])
+                .collect(),
+        }
+    }
+
+    fn record(&self, elapsed_secs: f64, predictions: &[Prediction]) {
+        self.inference.record(elapsed_secs, &[]);
+        let mut per_class = vec![0u64; self.class_attrs.len()];
+        for p in predictions {
+            per_class[p.class_id as usize] += 1;
+        }
+        for (count, attrs) in per_class.into_iter().zip(&self.class_attrs) {
+            if count > 0 {
+                self.predictions.add(count, attrs);
+            }
+        }
+    }
+}
+
+/// Checks shape and values, returning the rows as the model's `f32`.
+pub fn validate(
+    request: PredictRequest,
+    n_features: usize,
+    max_batch: usize,
+) -> Result<Vec<Vec<f32>>, ApiError> {
+    let rows = match (request.features, request.instances) {
+        (Some(_), Some(_)) => return Err(ApiError::AmbiguousInput),
+        (Some(row), None) => vec![row],
+        (None, Some(rows)) => rows,
+        (None, None) => {
+            return Err(ApiError::InvalidBody(
+                "missing field `features` (one row) or `instances` (a batch of rows)".to_owned(),
+            ))
+        }
+    };
+    if rows.is_empty() {
+        return Err(ApiError::EmptyBatch);
+    }
+    if rows.len() > max_batch {
+        return Err(ApiError::BatchTooLarge {
+            max: max_batch,
+            got: rows.len(),
+        });
+    }
+    rows.into_iter()
+        .enumerate()
+        .map(|(r, row)| {
+            if row.len() != n_features {
+                return Err(ApiError::WrongFeatureCount {
+                    row: r,
+                    expected: n_features,
+                    got: row.len(),
+                });
+            }
+            row.into_iter()
+                .enumerate()
+                .map(|(c, v)| {
+                    let v = v as f32;
+                    if v.is_finite() {
+                        Ok(v)
+                    } else {
+                        Err(ApiError::NonFiniteFeature { row: r, column: c })
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs the model on validated rows, recording the model metrics.
+pub fn run(
+    model: &Model,
+    metrics: &ModelMetrics,
+    rows: &[Vec<f32>],
+) -> Result<Vec<Prediction>, PredictError> {
+    let started = Instant::now();
+    let predictions = model.predict(rows)?;
+    metrics.record(started.elapsed().as_secs_f64(), &predictions);
+    Ok(predictions)
+}
+
+/// `POST /predict`.
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<PredictRequest>, JsonRejection>,
+) -> Result<Json<PredictResponse<'static>>, ApiError> {
+    let Json(request) =
+        body.map_err(|rejection| ApiError::from_json_rejection(rejection, state.body_limit))?;
+    let rows = validate(request, state.model.n_features(), state.max_batch)?;
+    let predictions = run(&state.model, &state.model_metrics, &rows).map_err(|e| {
+        tracing::error!(error = %e, "prediction failed");
+        ApiError::Internal
+    })?;
+    Ok(Json(PredictResponse {
+        predictions,
+        model: ModelRef {
+            name: state.model_name,
+            version: state.model_version,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(features: Option<Vec<f64>>, instances: Option<Vec<Vec<f64>>>) -> PredictRequest {
+        PredictRequest {
+            features,
+            instances,
+        }
+    }
+
+    #[test]
+    fn validation_names_the_offending_row_and_column() {
+        let ok = validate(req(Some(vec![1.0, 2.0, 3.0, 4.0]), None), 4, 8).unwrap();
+        assert_eq!(ok, vec![vec![1.0f32, 2.0, 3.0, 4.0]]);
+        let err = validate(
+            req(None, Some(vec![vec![1.0; 4], vec![1.0, 2.0, 1e300, 4.0]])),
+            4,
+            8,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ApiError::NonFiniteFeature { row: 1, column: 2 }));
+        let err = validate(req(None, Some(vec![vec![1.0; 4], vec![1.0; 3]])), 4, 8).unwrap_err();
+        assert!(matches!(
+            err,
+            ApiError::WrongFeatureCount {
+                row: 1,
+                expected: 4,
+                got: 3
+            }
+        ));
+        assert!(matches!(
+            validate(req(None, Some(vec![])), 4, 8),
+            Err(ApiError::EmptyBatch)
+        ));
+        assert!(matches!(
+            validate(req(None, Some(vec![vec![1.0; 4]; 9])), 4, 8),
+            Err(ApiError::BatchTooLarge { max: 8, got: 9 })
+        ));
+        assert!(matches!(
+            validate(req(Some(vec![1.0; 4]), Some(vec![vec![1.0; 4]])), 4, 8),
+            Err(ApiError::AmbiguousInput)
+        ));
+        assert!(matches!(
+            validate(req(None, None), 4, 8),
+            Err(ApiError::InvalidBody(_))
+        ));
+    }
+}

@@ -1,0 +1,16 @@
+//! model-server: an Iris classifier served over HTTP with first-class Prometheus metrics.
+//!
+//! The crate is split by concern:
+//! - [`model`]: training, the versioned artifact format, and prediction.
+//! - [`api`]: the HTTP routes, request/response types and the JSON error type.
+//! - [`http_metrics`]: a reusable tower layer recording RED metrics for any axum app.
+//! - [`telemetry`]: the OpenTelemetry meter provider wired to a Prometheus registry.
+//! - [`config`]: command-line and environment configuration of `serve`.
+//! - [`server`]: binding, load shedding, timeouts and graceful shutdown.
+
+pub mod api;
+pub mod config;
+pub mod http_metrics;
+pub mod model;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,164 @@
+//! `model-server`: serve an Iris classifier with Prometheus metrics, train one, or
+//! run the whole monitoring stack.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use model_server::config::{LogFormat, ServeConfig};
+use model_server::model::train::{train, Algorithm, TrainOptions};
+use model_server::server::{shutdown_signal, ModelSource, Server};
+use model_server::telemetry::Telemetry;
+
+/// An Iris classifier (smartcore) served over HTTP, instrumented with
+/// OpenTelemetry and exported to Prometheus.
+///
+/// With no subcommand, `serve` runs with the embedded default model:
+/// `model-server` alone listens on http://127.0.0.1:8000.
+#[derive(Debug, Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve predictions and metrics (the default).
+    Serve(ServeConfig),
+    /// Train a model on Iris, print its held-out accuracy and write an artifact.
+    Train(TrainArgs),
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// Where to write the artifact (JSON). Written atomically.
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// The algorithm to train.
+    #[arg(long, value_enum, default_value_t = Algorithm::RandomForest)]
+    algorithm: Algorithm,
+    /// Seed of the train/test split and of the estimator.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Share of the rows held out to measure accuracy, in (0, 1).
+    #[arg(long, default_value_t = 0.2)]
+    test_size: f32,
+    /// Model name, as shown in responses and in `model_info`.
+    #[arg(long, default_value = "iris")]
+    name: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Train(args)) => run_train(args),
+        Some(Command::Serve(config)) => run_serve(config),
+        None => run_serve(cli.serve),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_train(args: TrainArgs) -> anyhow::Result<()> {
+    let artifact = train(&TrainOptions {
+        algorithm: args.algorithm,
+        seed: args.seed,
+        test_size: args.test_size,
+        name: args.name,
+    })?;
+    artifact.save(&args.out)?;
+    let info = artifact.training();
+    println!(
+        "trained {} (seed {}) on {} rows; held-out accuracy {:.4} on {} rows",
+        args.algorithm, info.seed, info.train_rows, info.test_accuracy, info.test_rows
+    );
+    println!(
+        "wrote {} (version {}, {})",
+        args.out.display(),
+        artifact.version(),
+        artifact.checksum()
+    );
+    Ok(())
+}
+
+fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
+    let mut directives = config.log_level.clone();
+    if !directives.contains("opentelemetry") {
+        // The SDK logs its own lifecycle at info; keep that out of the default output.
+        directives.push_str(",opentelemetry_sdk=warn");
+    }
+    let filter = EnvFilter::try_new(&directives)
+        .with_context(|| format!("invalid --log-level {:?}", config.log_level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+    // A panicking handler is answered 500 and logged by the API; log the panic
+    // itself as one structured line instead of the default multi-line report.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(non-string panic payload)");
+        tracing::error!(%location, message, "panic");
+    }));
+    Ok(())
+}
+
+fn run_serve(config: ServeConfig) -> anyhow::Result<()> {
+    init_logging(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let source = match &config.model {
+        Some(path) => ModelSource::File(path.clone()),
+        None => ModelSource::Embedded,
+    };
+    let started = Instant::now();
+    let model = source.load()?;
+    tracing::info!(
+        name = model.name(),
+        version = model.version(),
+        algorithm = %model.algorithm(),
+        source = ?source,
+        load_ms = started.elapsed().as_millis() as u64,
+        "model ready"
+    );
+    let telemetry = Telemetry::new()?;
+    let server = Server::bind(&config, Arc::new(model), telemetry).await?;
+    tracing::info!(
+        address = %server.local_addr()?,
+        faults = config.enable_faults,
+        "listening; POST /predict, GET /metrics"
+    );
+    if config.enable_faults {
+        tracing::warn!("fault injection is ON: requests with an x-fault header will fail on purpose");
+    }
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
