@@ -90,9 +90,7 @@ impl ServeConfig {
 /// (B, KB/KiB, MB/MiB, GB/GiB; the decimal spellings mean the binary units too).
 pub fn parse_bytes(s: &str) -> Result<usize, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     let number: usize = number
         .parse()
@@ -102,7 +100,11 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(format!("unknown byte unit {other:?} in {s:?} (use B, KiB, MiB or GiB)")),
+        other => {
+            return Err(format!(
+                "unknown byte unit {other:?} in {s:?} (use B, KiB, MiB or GiB)"
+            ))
+        }
     };
     let bytes = number
         .checked_mul(multiplier)

@@ -102,7 +102,9 @@ fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
     }
     let filter = EnvFilter::try_new(&directives)
         .with_context(|| format!("invalid --log-level {:?}", config.log_level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),
@@ -157,7 +159,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         "listening; POST /predict, GET /metrics"
     );
     if config.enable_faults {
-        tracing::warn!("fault injection is ON: requests with an x-fault header will fail on purpose");
+        tracing::warn!(
+            "fault injection is ON: requests with an x-fault header will fail on purpose"
+        );
     }
     server.run(shutdown_signal()).await?;
     Ok(())

@@ -87,7 +87,12 @@ impl Server {
                 source,
             })?;
         let readiness = Readiness::new();
-        let app = api::router(model, telemetry, readiness.clone(), &ApiConfig::from(config));
+        let app = api::router(
+            model,
+            telemetry,
+            readiness.clone(),
+            &ApiConfig::from(config),
+        );
         Ok(Server {
             listener,
             app,
@@ -106,7 +111,10 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then drains for at most the grace period.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let (draining_tx, draining_rx) = oneshot::channel::<Instant>();
         let readiness = self.readiness.clone();
         let serve = axum::serve(self.listener, self.app)

@@ -53,6 +53,7 @@ impl Telemetry {
         let mut buf = Vec::with_capacity(8 * 1024);
         TextEncoder::new().encode(&families, &mut buf)?;
         // The text encoder only writes UTF-8.
-        Ok(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+        Ok(String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 }

@@ -143,8 +143,19 @@ mod tests {
     #[test]
     fn rejects_everything_else() {
         for bad in [
-            "", "404", "200", "oops", "delay=", "delay=-1", "delay=1s", "delay=600000", "500;p=2",
-            "500;p=-0.1", "500;p=NaN", "500;q=1", "500;p=",
+            "",
+            "404",
+            "200",
+            "oops",
+            "delay=",
+            "delay=-1",
+            "delay=1s",
+            "delay=600000",
+            "500;p=2",
+            "500;p=-0.1",
+            "500;p=NaN",
+            "500;q=1",
+            "500;p=",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }

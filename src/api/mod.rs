@@ -192,7 +192,11 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::V
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     match state.telemetry.render() {
-        Ok(text) => ([(header::CONTENT_TYPE, crate::telemetry::CONTENT_TYPE)], text).into_response(),
+        Ok(text) => (
+            [(header::CONTENT_TYPE, crate::telemetry::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot render metrics");
             ApiError::Internal.into_response()
@@ -203,7 +207,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 async fn not_found(uri: Uri) -> ApiError {
     let mut path = uri.path().to_owned();
     if path.len() > 200 {
-        let cut = (0..=200).rev().find(|&i| path.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=200)
+            .rev()
+            .find(|&i| path.is_char_boundary(i))
+            .unwrap_or(0);
         path.truncate(cut);
         path.push('…');
     }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::model::{Model, Prediction, PredictError};
+use crate::model::{Model, PredictError, Prediction};
 
 /// Histogram boundaries of `inference_duration_seconds` (1 µs to 100 ms).
 pub const INFERENCE_BUCKETS: [f64; 16] = [
@@ -206,7 +206,10 @@ mod tests {
             8,
         )
         .unwrap_err();
-        assert!(matches!(err, ApiError::NonFiniteFeature { row: 1, column: 2 }));
+        assert!(matches!(
+            err,
+            ApiError::NonFiniteFeature { row: 1, column: 2 }
+        ));
         let err = validate(req(None, Some(vec![vec![1.0; 4], vec![1.0; 3]])), 4, 8).unwrap_err();
         assert!(matches!(
             err,

@@ -94,7 +94,10 @@ pub enum ArtifactError {
         source: serde_json::Error,
     },
     #[error("model file {path} is not a model-server artifact (format is {found:?}, expected {FORMAT:?})")]
-    WrongFormat { path: PathBuf, found: Option<String> },
+    WrongFormat {
+        path: PathBuf,
+        found: Option<String>,
+    },
     #[error(
         "model file {path} has format version {found}, this build reads version {FORMAT_VERSION}; \
          retrain it with `model-server train`"
@@ -270,8 +273,8 @@ impl Artifact {
                 })
             }
         }
-        let envelope: EnvelopeIn = serde_json::from_slice(bytes)
-            .map_err(|source| ArtifactError::Schema {
+        let envelope: EnvelopeIn =
+            serde_json::from_slice(bytes).map_err(|source| ArtifactError::Schema {
                 path: path.clone(),
                 source,
             })?;
@@ -309,7 +312,13 @@ impl Artifact {
     /// Turns the artifact into a servable [`Model`].
     pub fn into_model(self) -> Model {
         let b = self.body;
-        Model::new(b.name, b.version, b.feature_names, b.class_names, b.classifier)
+        Model::new(
+            b.name,
+            b.version,
+            b.feature_names,
+            b.class_names,
+            b.classifier,
+        )
     }
 }
 
@@ -357,6 +366,24 @@ mod tests {
         }
         // Only the artifact is left: the temporary file was renamed away.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// The checksum is recomputed from the parsed body, so every float must
+    /// survive text and back exactly (serde_json's `float_roundtrip`).
+    #[test]
+    fn body_json_round_trips_byte_for_byte() {
+        for algorithm in [
+            Algorithm::RandomForest,
+            Algorithm::LogisticRegression,
+            Algorithm::DecisionTree,
+        ] {
+            let first = to_json(&trained(algorithm).body);
+            let parsed: Body = serde_json::from_slice(&first).unwrap();
+            assert!(
+                first == to_json(&parsed),
+                "{algorithm} body changed on a round trip"
+            );
+        }
     }
 
     #[test]

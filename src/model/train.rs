@@ -110,16 +110,14 @@ pub fn train(opts: &TrainOptions) -> Result<Artifact, TrainError> {
             .map_err(smartcore("fit the random forest"))?,
         ),
         Algorithm::LogisticRegression => Classifier::LogisticRegression(
-            LogisticRegression::fit(
-                &x_train,
-                &y_train,
-                LogisticRegressionParameters::default(),
-            )
-            .map_err(smartcore("fit the logistic regression"))?,
+            LogisticRegression::fit(&x_train, &y_train, LogisticRegressionParameters::default())
+                .map_err(smartcore("fit the logistic regression"))?,
         ),
         Algorithm::DecisionTree => {
-            let mut params = DecisionTreeClassifierParameters::default();
-            params.seed = Some(opts.seed);
+            let params = DecisionTreeClassifierParameters {
+                seed: Some(opts.seed),
+                ..Default::default()
+            };
             Classifier::DecisionTree(
                 DecisionTreeClassifier::fit(&x_train, &y_train, params)
                     .map_err(smartcore("fit the decision tree"))?,
