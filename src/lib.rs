@@ -6,11 +6,13 @@
 //! - [`http_metrics`]: a reusable tower layer recording RED metrics for any axum app.
 //! - [`telemetry`]: the OpenTelemetry meter provider wired to a Prometheus registry.
 //! - [`config`]: command-line and environment configuration of `serve`.
-//! - [`server`]: binding, load shedding, timeouts and graceful shutdown.
+//! - [`server`]: model loading, binding and graceful shutdown.
+//! - [`stack`]: `model-server stack`, the whole monitoring loop as child processes.
 
 pub mod api;
 pub mod config;
 pub mod http_metrics;
 pub mod model;
 pub mod server;
+pub mod stack;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! `model-server`: serve an Iris classifier with Prometheus metrics, train one, or
 //! run the whole monitoring stack.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 use model_server::config::{LogFormat, ServeConfig};
 use model_server::model::train::{train, Algorithm, TrainOptions};
 use model_server::server::{shutdown_signal, ModelSource, Server};
+use model_server::stack::StackArgs;
 use model_server::telemetry::Telemetry;
 
 /// An Iris classifier (smartcore) served over HTTP, instrumented with
@@ -35,6 +37,9 @@ enum Command {
     Serve(ServeConfig),
     /// Train a model on Iris, print its held-out accuracy and write an artifact.
     Train(TrainArgs),
+    /// Run the monitoring stack: model server, node-exporter, Prometheus,
+    /// Alertmanager and Grafana on loopback, with the repository's configs.
+    Stack(StackArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Train(args)) => run_train(args),
         Some(Command::Serve(config)) => run_serve(config),
+        Some(Command::Stack(args)) => run_stack(args),
         None => run_serve(cli.serve),
     };
     match result {
@@ -104,6 +110,7 @@ fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("invalid --log-level {:?}", config.log_level))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
@@ -124,6 +131,16 @@ fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
             .unwrap_or("(non-string panic payload)");
         tracing::error!(%location, message, "panic");
     }));
+    Ok(())
+}
+
+fn run_stack(args: StackArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(model_server::stack::run(args))?;
     Ok(())
 }
 

@@ -1,0 +1,228 @@
+//! The stack's files: finding the repo's configs, and laying out the data dir
+//! (Prometheus folder copied unchanged plus file_sd targets, Alertmanager config
+//! rendered from the environment into a 0600 file, Grafana's directories and secrets).
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::{envsubst, StackError};
+
+/// Secrets the Alertmanager template reads. Each may also be given as a file
+/// through `NAME_FILE` (for systemd credentials, Docker/K8s secrets).
+pub const ALERTMANAGER_SECRETS: [(&str, &str); 4] = [
+    ("SLACK_WEBHOOK_URL", "Slack"),
+    ("TELEGRAM_BOT_TOKEN", "Telegram"),
+    ("TELEGRAM_CHAT_ID", "Telegram"),
+    ("DISCORD_WEBHOOK_URL", "Discord"),
+];
+
+/// Loopback ports of every service.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub server: u16,
+    pub node_exporter: u16,
+    pub prometheus: u16,
+    pub alertmanager: u16,
+    pub grafana: u16,
+}
+
+/// Finds the folder holding `monitoring/` and `dashboards/`.
+pub fn find_config_dir(explicit: Option<&Path>) -> Result<PathBuf, StackError> {
+    let has_configs = |dir: &Path| dir.join("monitoring/prometheus/prometheus.yml").is_file();
+    if let Some(dir) = explicit {
+        return if has_configs(dir) {
+            Ok(dir.to_owned())
+        } else {
+            Err(StackError::ConfigDir(format!(
+                "{} has no monitoring/prometheus/prometheus.yml",
+                dir.display()
+            )))
+        };
+    }
+    let mut candidates = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        candidates.push(cwd);
+    }
+    if let Some(bin_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_owned))
+    {
+        candidates.push(bin_dir.join("../share/model-server"));
+        // target/{debug,release}/model-server inside a checkout.
+        candidates.push(bin_dir.join("../.."));
+    }
+    candidates
+        .into_iter()
+        .find(|d| has_configs(d))
+        .ok_or_else(|| {
+            StackError::ConfigDir(
+                "no monitoring/ and dashboards/ found in the current directory or next to the binary; \
+                 run from the repository or pass --config-dir"
+                    .to_owned(),
+            )
+        })
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StackError + '_ {
+    move |source| StackError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Copies `from` into `to` recursively (files and folders only).
+pub fn copy_dir(from: &Path, to: &Path) -> Result<(), StackError> {
+    fs::create_dir_all(to).map_err(io_err(to))?;
+    for entry in fs::read_dir(from).map_err(io_err(from))? {
+        let entry = entry.map_err(io_err(from))?;
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().map_err(io_err(&entry.path()))?;
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target).map_err(io_err(&target))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a file readable by its owner only.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), StackError> {
+    let _ = fs::remove_file(path);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err(path))?;
+    file.write_all(contents).map_err(io_err(path))
+}
+
+/// The value of a secret: `NAME` from the environment, else the contents of the file
+/// named by `NAME_FILE` (trailing newline trimmed).
+pub fn secret(name: &str) -> Result<Option<String>, StackError> {
+    if let Some(v) = std::env::var(name).ok().filter(|v| !v.is_empty()) {
+        return Ok(Some(v));
+    }
+    match std::env::var_os(format!("{name}_FILE")) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            let value = fs::read_to_string(&path).map_err(io_err(&path))?;
+            Ok(Some(value.trim_end_matches(['\n', '\r']).to_owned()))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Writes `targets/<job>.json` for Prometheus' file service discovery.
+pub fn write_targets(prometheus_dir: &Path, ports: &Ports) -> Result<(), StackError> {
+    let dir = prometheus_dir.join("targets");
+    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    for (file, port) in [
+        ("model-server.json", ports.server),
+        ("node.json", ports.node_exporter),
+        ("alertmanager.json", ports.alertmanager),
+    ] {
+        let path = dir.join(file);
+        let body = serde_json::json!([{ "targets": [format!("127.0.0.1:{port}")] }]);
+        fs::write(&path, format!("{body}\n")).map_err(io_err(&path))?;
+    }
+    Ok(())
+}
+
+/// Renders the Alertmanager template with secrets from the environment into a
+/// 0600 file. `extra` variables (set by the stack itself) win over the environment.
+pub fn render_alertmanager(
+    template: &Path,
+    out: &Path,
+    extra: &[(&str, String)],
+) -> Result<(), StackError> {
+    let text = fs::read_to_string(template).map_err(io_err(template))?;
+    let mut missing_file = None;
+    let rendered = envsubst::render(&text, |name| {
+        if let Some((_, v)) = extra.iter().find(|(k, _)| *k == name) {
+            return Some(v.clone());
+        }
+        match secret(name) {
+            Ok(v) => v,
+            Err(e) => {
+                missing_file.get_or_insert(e);
+                None
+            }
+        }
+    })
+    .map_err(|e| StackError::Template {
+        path: template.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if let Some(e) = missing_file {
+        return Err(e);
+    }
+    write_private(out, rendered.as_bytes())
+}
+
+/// A random token for generated local secrets (Grafana's admin password and key).
+pub fn random_token() -> String {
+    let mut rng = fastrand::Rng::new();
+    (0..32).map(|_| rng.alphanumeric()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn rendered_config_is_private_and_has_the_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("am.yml");
+        fs::write(
+            &template,
+            "url: ${GRAFANA_URL}\nslack: ${MODEL_SERVER_TEST_UNSET_SECRET:-http://127.0.0.1:9/}\ncost: $$1\n",
+        )
+        .unwrap();
+        let out = dir.path().join("rendered.yml");
+        render_alertmanager(&template, &out, &[("GRAFANA_URL", "http://g:3000".into())]).unwrap();
+        let text = fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            text,
+            "url: http://g:3000\nslack: http://127.0.0.1:9/\ncost: $1\n"
+        );
+        let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Rendering again replaces the file and keeps it private.
+        render_alertmanager(&template, &out, &[("GRAFANA_URL", "x".into())]).unwrap();
+        assert_eq!(
+            fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn targets_point_at_the_chosen_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = Ports {
+            server: 18000,
+            node_exporter: 19100,
+            prometheus: 19090,
+            alertmanager: 19093,
+            grafana: 13000,
+        };
+        write_targets(dir.path(), &ports).unwrap();
+        let node: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(dir.path().join("targets/node.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(node[0]["targets"][0], "127.0.0.1:19100");
+    }
+
+    #[test]
+    fn a_secret_file_that_cannot_be_read_is_an_error_naming_it() {
+        std::env::set_var("MODEL_SERVER_TEST_SECRET_FILE", "/nonexistent/secret");
+        let err = secret("MODEL_SERVER_TEST_SECRET").unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/secret"), "{err}");
+        std::env::remove_var("MODEL_SERVER_TEST_SECRET_FILE");
+    }
+}
