@@ -284,10 +284,15 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         spec: Spec {
             name: "node-exporter",
             program: node_exporter,
-            args: vec![OsString::from(format!(
-                "--web.listen-address=127.0.0.1:{}",
-                ports.node_exporter
-            ))],
+            args: vec![
+                OsString::from(format!(
+                    "--web.listen-address=127.0.0.1:{}",
+                    ports.node_exporter
+                )),
+                // Needs systemd's D-Bus socket, absent in containers and CI; the
+                // dashboard does not use it.
+                OsString::from("--no-collector.systemd"),
+            ],
             env: vec![],
             kind: Kind::Service,
         },

@@ -1,0 +1,178 @@
+"""Fixtures of the end-to-end tests: a model server and `model-server stack`
+(node-exporter, Prometheus, Alertmanager) on free loopback ports, with a test
+overlay of the repo's configs that only shortens intervals."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from mock_receivers import Receivers  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("MODEL_SERVER_BIN", REPO / "target/debug/model-server"))
+TELEGRAM_TOKEN = "123456:test-token"
+TELEGRAM_CHAT = "4242"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(url, data=None, headers=None, timeout=5):
+    """(status, body text) of a request; HTTP errors are returned, not raised."""
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_until(what, check, timeout=60, interval=0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (OSError, ValueError) as e:  # not up yet
+            last = e
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def make_overlay(dest):
+    """Copies monitoring/ and dashboards/, shortening only intervals and `for:`."""
+    shutil.copytree(REPO / "monitoring", dest / "monitoring")
+    shutil.copytree(REPO / "dashboards", dest / "dashboards")
+    prom = dest / "monitoring/prometheus/prometheus.yml"
+    text = prom.read_text()
+    text = re.sub(r"scrape_interval: \S+", "scrape_interval: 1s", text)
+    text = re.sub(r"scrape_timeout: \S+", "scrape_timeout: 1s", text)
+    text = re.sub(r"evaluation_interval: \S+", "evaluation_interval: 1s", text)
+    text = re.sub(r"refresh_interval: \S+", "refresh_interval: 5s", text)
+    prom.write_text(text)
+    for rules in (dest / "monitoring/prometheus/rules").glob("*.yml"):
+        rules.write_text(re.sub(r"(\n\s+for:) \S+", r"\1 5s", rules.read_text()))
+    am = dest / "monitoring/alertmanager/alertmanager.yml"
+    text = am.read_text()
+    text = re.sub(r"group_wait: \S+", "group_wait: 1s", text)
+    text = re.sub(r"group_interval: \S+", "group_interval: 2s", text)
+    am.write_text(text)
+
+
+class Server:
+    """The model server, run on its own so a test can stop and restart it."""
+
+    def __init__(self, port, log):
+        self.port = port
+        self.log = log
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--enable-faults",
+             "--log-level", "warn"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_until("the model server", lambda: http(self.url("/readyz"))[0] == 200, timeout=30)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=30) == 0
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+class Stack:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.ports = {name: free_port() for name in
+                      ("server", "node-exporter", "prometheus", "alertmanager", "grafana")}
+        self.log_path = tmp / "stack.log"
+
+    def prometheus(self, path):
+        return f"http://127.0.0.1:{self.ports['prometheus']}{path}"
+
+    def query(self, expr):
+        url = self.prometheus("/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+        status, body = http(url)
+        import json
+        payload = json.loads(body)
+        assert status == 200 and payload["status"] == "success", f"{expr}: {body}"
+        return payload["data"]["result"]
+
+    def values(self, expr):
+        """Every sample value of an instant query, whatever its result type."""
+        url = self.prometheus("/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+        status, body = http(url)
+        import json
+        payload = json.loads(body)
+        assert status == 200 and payload["status"] == "success", f"{expr}: {body}"
+        data = payload["data"]
+        if data["resultType"] in ("scalar", "string"):
+            return [data["result"][1]]
+        return [series["value"][1] for series in data["result"]]
+
+
+@pytest.fixture(scope="session")
+def receivers():
+    with Receivers() as r:
+        yield r
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, receivers):
+    assert BIN.is_file(), f"{BIN} is missing: run `cargo build` first"
+    tmp = tmp_path_factory.mktemp("e2e")
+    make_overlay(tmp / "config")
+    s = Stack(tmp)
+    server_log = open(tmp / "server.log", "w")
+    s.server = Server(s.ports["server"], server_log)
+    s.server.start()
+    env = dict(os.environ)
+    env.update({
+        "SLACK_WEBHOOK_URL": receivers.url("/slack"),
+        "DISCORD_WEBHOOK_URL": receivers.url("/discord"),
+        "TELEGRAM_API_URL": receivers.url("/telegram"),
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_CHAT_ID": TELEGRAM_CHAT,
+    })
+    log = open(s.log_path, "w")
+    args = [str(BIN), "stack", "--no-server", "--config-dir", str(tmp / "config"),
+            "--data-dir", str(tmp / "data")]
+    for name, port in s.ports.items():
+        args += [f"--{name}-port", str(port)]
+    s.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        wait_until("the stack to print its URL table",
+                   lambda: "Ctrl-C stops everything" in s.log_path.read_text()
+                   or s.proc.poll() is not None, timeout=120)
+        assert s.proc.poll() is None, "the stack exited:\n" + s.log_path.read_text()[-4000:]
+        yield s
+    finally:
+        if s.proc.poll() is None:
+            s.proc.send_signal(signal.SIGINT)
+            code = s.proc.wait(timeout=60)
+        else:
+            code = s.proc.returncode
+        if s.server.proc.poll() is None:
+            s.server.stop()
+        print(s.log_path.read_text()[-3000:])
+        assert code == 0, f"stack exit code {code}"
