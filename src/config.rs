@@ -58,6 +58,11 @@ pub struct ServeConfig {
     #[arg(long, env = "MODEL_SERVER_INSTRUMENT_PROBES")]
     pub instrument_probes: bool,
 
+    /// Turn off the HTTP metrics layer (requests_total, requests_duration_seconds,
+    /// request_in_progress); model metrics stay. For measuring the layer's cost.
+    #[arg(long, env = "MODEL_SERVER_NO_HTTP_METRICS")]
+    pub no_http_metrics: bool,
+
     /// Log filter, in tracing's EnvFilter syntax: info, debug, model_server=trace,...
     #[arg(long, env = "MODEL_SERVER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -80,6 +85,7 @@ impl ServeConfig {
             shutdown_grace: Duration::from_secs(30),
             enable_faults: false,
             instrument_probes: false,
+            no_http_metrics: false,
             log_level: "info".to_owned(),
             log_format: LogFormat::Pretty,
         }

@@ -188,3 +188,21 @@ async fn non_standard_methods_are_other() {
     assert_eq!(m.sum("requests_total", &[("method", "other")]), 1.0);
     assert_eq!(m.sum("requests_total", &[("method", "BREW")]), 0.0);
 }
+
+#[tokio::test]
+async fn http_metrics_can_be_turned_off_leaving_model_metrics() {
+    let mut cfg = config();
+    cfg.http_metrics = false;
+    let (app, telemetry) = app(cfg);
+    assert_eq!(
+        send(&app, post_json("/predict", SETOSA)).await.status,
+        StatusCode::OK
+    );
+    let m = scrape(&telemetry);
+    assert_eq!(m.series("requests_total"), 0);
+    assert_eq!(m.series(DURATION_COUNT), 0);
+    assert_eq!(
+        m.value("predictions_total", &[("class", "setosa")]),
+        Some(1.0)
+    );
+}

@@ -47,6 +47,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
     pub enable_faults: bool,
     pub instrument_probes: bool,
+    /// Record the HTTP metrics at all (on unless `--no-http-metrics`).
+    pub http_metrics: bool,
 }
 
 impl From<&crate::config::ServeConfig> for ApiConfig {
@@ -58,6 +60,7 @@ impl From<&crate::config::ServeConfig> for ApiConfig {
             request_timeout: c.request_timeout,
             enable_faults: c.enable_faults,
             instrument_probes: c.instrument_probes,
+            http_metrics: !c.no_http_metrics,
         }
     }
 }
@@ -145,7 +148,7 @@ pub fn router(
         metrics_layer.exclude(PROBE_ROUTES)
     };
 
-    Router::new()
+    let app = Router::new()
         .route("/", get(root))
         .route("/predict", predict_route)
         .route("/healthz", get(healthz))
@@ -154,8 +157,12 @@ pub fn router(
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(metrics_layer)
+        .layer(CatchPanicLayer::custom(panic_response));
+    if config.http_metrics {
+        app.layer(metrics_layer)
+    } else {
+        app
+    }
 }
 
 async fn root(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {

@@ -33,6 +33,7 @@ pub fn config() -> ApiConfig {
         request_timeout: Duration::from_secs(10),
         enable_faults: false,
         instrument_probes: false,
+        http_metrics: true,
     }
 }
 
