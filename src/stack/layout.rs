@@ -11,12 +11,38 @@ use super::{envsubst, StackError};
 
 /// Secrets the Alertmanager template reads. Each may also be given as a file
 /// through `NAME_FILE` (for systemd credentials, Docker/K8s secrets).
-pub const ALERTMANAGER_SECRETS: [(&str, &str); 4] = [
-    ("SLACK_WEBHOOK_URL", "Slack"),
-    ("TELEGRAM_BOT_TOKEN", "Telegram"),
-    ("TELEGRAM_CHAT_ID", "Telegram"),
-    ("DISCORD_WEBHOOK_URL", "Discord"),
+/// The placeholder is what Alertmanager's template and Grafana's contact points
+/// get when the secret is unset: valid values that deliver nowhere.
+pub const NOTIFICATION_SECRETS: [Secret; 4] = [
+    Secret {
+        name: "SLACK_WEBHOOK_URL",
+        service: "Slack",
+        placeholder: "http://127.0.0.1:9/unconfigured",
+    },
+    Secret {
+        name: "TELEGRAM_BOT_TOKEN",
+        service: "Telegram",
+        placeholder: "unconfigured",
+    },
+    Secret {
+        name: "TELEGRAM_CHAT_ID",
+        service: "Telegram",
+        placeholder: "-1",
+    },
+    Secret {
+        name: "DISCORD_WEBHOOK_URL",
+        service: "Discord",
+        placeholder: "http://127.0.0.1:9/unconfigured",
+    },
 ];
+
+/// A notification secret read from the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Secret {
+    pub name: &'static str,
+    pub service: &'static str,
+    pub placeholder: &'static str,
+}
 
 /// Loopback ports of every service.
 #[derive(Debug, Clone, Copy)]

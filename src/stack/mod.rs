@@ -412,13 +412,13 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
 
     println!("data dir: {}", data_dir.display());
     println!("configs:  {}", config_dir.display());
-    for (name, service) in layout::ALERTMANAGER_SECRETS {
-        let state = if layout::secret(name)?.is_some() {
+    for secret in layout::NOTIFICATION_SECRETS {
+        let state = if layout::secret(secret.name)?.is_some() {
             "set"
         } else {
-            "not set (notifications to it fail)"
+            "not set (notifications to it go nowhere)"
         };
-        println!("{service:>9} secret {name}: {state}");
+        println!("{:>9} secret {}: {state}", secret.service, secret.name);
     }
 
     let mut supervisor = Supervisor::new(NAME_WIDTH);
@@ -470,7 +470,7 @@ fn grafana_service(
         cli.push(path_arg("--homepath=", home));
     }
     let provisioning = config_dir.join("monitoring/grafana/provisioning");
-    let env: Vec<(String, OsString)> = vec![
+    let mut env: Vec<(String, OsString)> = vec![
         ("GF_SERVER_HTTP_ADDR".into(), "127.0.0.1".into()),
         (
             "GF_SERVER_HTTP_PORT".into(),
@@ -510,6 +510,12 @@ fn grafana_service(
             config_dir.join("dashboards").into(),
         ),
     ];
+    // The contact points read the notification secrets with $__env{}; Grafana has no
+    // default syntax and refuses empty ones, so unset secrets get placeholders.
+    for secret in layout::NOTIFICATION_SECRETS {
+        let value = layout::secret(secret.name)?.unwrap_or_else(|| secret.placeholder.to_owned());
+        env.push((secret.name.to_owned(), value.into()));
+    }
     Ok(Service {
         spec: Spec {
             name: "grafana",

@@ -1,0 +1,91 @@
+"""Conventions of monitoring/prometheus/rules and coverage of their promtool unit tests.
+
+promtool itself (check rules / test rules) runs in monitoring/check; these tests
+make sure every alert has the labels and annotations the Alertmanager templates
+and inhibition rules rely on, and that the unit tests exercise every alert both
+firing and quiet, and every recording rule.
+"""
+import glob
+import os
+import re
+
+import pytest
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PROM = os.path.join(ROOT, "monitoring", "prometheus")
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def rules():
+    for f in sorted(glob.glob(os.path.join(PROM, "rules", "*.yml"))):
+        for g in load(f)["groups"]:
+            for r in g["rules"]:
+                yield os.path.basename(f), g["name"], r
+
+
+def unit_tests():
+    for f in sorted(glob.glob(os.path.join(PROM, "tests", "*.yml"))):
+        doc = load(f)
+        assert doc["rule_files"] == ["../rules/*.yml"], f
+        for t in doc["tests"]:
+            yield t
+
+
+ALERTS = [r for _, _, r in rules() if "alert" in r]
+RECORDS = [r for _, _, r in rules() if "record" in r]
+
+
+def test_there_are_alerts_and_recording_rules():
+    names = {r["alert"] for r in ALERTS}
+    for wanted in ("ModelServerDown", "ModelServerHighErrorRate", "ModelServerHighLatencyP99",
+                   "ModelServerRequestsStuck", "ModelServerPredictionDrift", "ModelServerRequestRateAnomaly",
+                   "NodeExporterDown", "NodeMemoryNearlyFull", "NodeDiskWillFillIn24h", "NodeHighLoadPerCore"):
+        assert wanted in names, wanted
+    assert RECORDS
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=lambda r: r["alert"] + "/" + r["labels"]["severity"])
+def test_alert_labels_and_annotations(rule):
+    assert rule["labels"]["severity"] in ("critical", "warning")
+    assert rule["labels"]["service"] in ("model-server", "node")
+    ann = rule["annotations"]
+    for key in ("summary", "description", "runbook", "dashboard"):
+        assert ann.get(key, "").strip(), key
+    assert len(ann["runbook"].split()) >= 25, "runbook should be a paragraph"
+    assert ann["dashboard"].endswith("/d/model-server")
+    if rule["labels"]["service"] == "model-server":
+        assert 'job="model-server"' in rule["expr"]
+
+
+def test_recording_rule_names_follow_convention():
+    names = [r["record"] for r in RECORDS]
+    assert len(names) == len(set(names)), "a recording rule is defined twice"
+    for n in names:
+        assert re.fullmatch(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", n), n
+
+
+def test_every_alert_fires_and_stays_quiet_in_unit_tests():
+    fired, quiet = set(), set()
+    for t in unit_tests():
+        for case in t.get("alert_rule_test", []) or []:
+            if case.get("exp_alerts"):
+                for a in case["exp_alerts"]:
+                    fired.add((case["alertname"], a["exp_labels"]["severity"]))
+                    assert a.get("exp_annotations"), "annotations of %s are not checked" % case["alertname"]
+            else:
+                quiet.add(case["alertname"])
+    for r in ALERTS:
+        key = (r["alert"], r["labels"]["severity"])
+        assert key in fired, "no unit test where %s/%s fires" % key
+        assert r["alert"] in quiet, "no unit test where %s stays quiet" % r["alert"]
+
+
+def test_every_recording_rule_is_checked_by_promql_expr_test():
+    exprs = " ".join(c["expr"] for t in unit_tests() for c in (t.get("promql_expr_test") or []))
+    missing = [r["record"] for r in RECORDS if not re.search(re.escape(r["record"]) + r"(?![a-z0-9_:])", exprs)]
+    assert not missing, "recording rules without promql_expr_test: %s" % missing
