@@ -71,16 +71,34 @@ async fn wait_for_in_progress_zero(addr: SocketAddr) -> Scrape {
     }
 }
 
-#[tokio::test]
-async fn client_disconnect_mid_request_is_counted_as_499_and_leaves_no_request_in_progress() {
-    let server = Server::bind(&serve_config(), model(), Telemetry::new().unwrap())
+/// A server running in this process until `stop` is sent.
+struct Running {
+    addr: SocketAddr,
+    readiness: model_server::api::Readiness,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), model_server::server::ServerError>>,
+}
+
+async fn start(config: &ServeConfig) -> Running {
+    let server = Server::bind(config, model(), Telemetry::new().unwrap())
         .await
         .unwrap();
-    let addr = server.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    Running {
+        addr: server.local_addr().unwrap(),
+        readiness: server.readiness(),
+        stop,
+        task: tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        })),
+    }
+}
+
+#[tokio::test]
+async fn client_disconnect_mid_request_is_counted_as_499_and_leaves_no_request_in_progress() {
+    let Running {
+        addr, stop, task, ..
+    } = start(&serve_config()).await;
 
     let stream = start_request(addr, Some("delay=2000")).await;
     // Wait until the request is inside the handler.
@@ -113,15 +131,12 @@ async fn client_disconnect_mid_request_is_counted_as_499_and_leaves_no_request_i
 
 #[tokio::test]
 async fn graceful_shutdown_drains_an_in_flight_request() {
-    let server = Server::bind(&serve_config(), model(), Telemetry::new().unwrap())
-        .await
-        .unwrap();
-    let addr = server.local_addr().unwrap();
-    let readiness = server.readiness();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let Running {
+        addr,
+        readiness,
+        stop,
+        task,
+    } = start(&serve_config()).await;
 
     let in_flight = start_request(addr, Some("delay=500")).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -145,14 +160,9 @@ async fn graceful_shutdown_drains_an_in_flight_request() {
 async fn shutdown_grace_bounds_the_drain() {
     let mut config = serve_config();
     config.shutdown_grace = Duration::from_millis(200);
-    let server = Server::bind(&config, model(), Telemetry::new().unwrap())
-        .await
-        .unwrap();
-    let addr = server.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let Running {
+        addr, stop, task, ..
+    } = start(&config).await;
     let _stuck = start_request(addr, Some("delay=30000")).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let signalled = Instant::now();
