@@ -4,6 +4,7 @@ Telegram and Discord, then resolved."""
 
 import json
 import math
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -64,6 +65,17 @@ def test_counts_in_prometheus_match_the_traffic_sent(stack):
     wait_until(f"Prometheus to see {expected}", prometheus_counts, timeout=30)
     predicted = stack.query('sum(predictions_total{job="model-server"})')
     assert round(float(predicted[0]["value"][1])) == rows
+
+
+def test_live_scrape_passes_promtool_check_metrics(stack):
+    http(stack.server.url("/predict"), data=BATCH, headers=JSON)
+    http(stack.server.url("/nowhere"))
+    status, text = http(stack.server.url("/metrics"))
+    assert status == 200 and "requests_total{" in text, text[:500]
+    check = subprocess.run(["promtool", "check", "metrics"], input=text,
+                           capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0 and not (check.stdout + check.stderr).strip(), (
+        check.stdout + check.stderr)
 
 
 def test_every_dashboard_query_returns_finite_data(stack):
