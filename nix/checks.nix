@@ -78,14 +78,17 @@ in
       touch "$out"
     '';
 
-    # The Alertmanager template rendered as the NixOS module renders it
-    # (envsubst with every variable unset, i.e. the template's defaults), then checked.
+    # The Alertmanager template rendered as the NixOS module renders it (a8m
+    # envsubst; the unit's ALERTMANAGER_TEMPLATES_DIR and GRAFANA_URL, every secret
+    # unset, i.e. the template's defaults), then checked with the templates it loads.
     alertmanager-config =
       pkgs.runCommand "model-server-alertmanager-config" {
         nativeBuildInputs = [
           pkgs.envsubst
           pkgs.prometheus-alertmanager
         ];
+        ALERTMANAGER_TEMPLATES_DIR = "${configDir}/monitoring/alertmanager/templates";
+        GRAFANA_URL = "http://127.0.0.1:3000";
       } ''
         envsubst -i ${configDir}/monitoring/alertmanager/alertmanager.yml -o alertmanager.yml
         amtool check-config alertmanager.yml

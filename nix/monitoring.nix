@@ -1,12 +1,20 @@
 # NixOS module: services.model-server.monitoring, the monitoring stack of the
-# model server built from nixpkgs' own modules and the repo's configuration files
-# (the same ones `model-server stack` uses):
-#   monitoring/prometheus/rules/*.yml     -> services.prometheus.ruleFiles
+# model server built from nixpkgs' own modules and the repo's configuration files,
+# used unchanged (the same ones `model-server stack` uses):
+#   monitoring/prometheus/rules/*.yml      -> services.prometheus.ruleFiles
 #   monitoring/alertmanager/alertmanager.yml (envsubst template)
-#                                         -> services.prometheus.alertmanager.configText
-#   dashboards/*.json                     -> services.grafana.provision.dashboards
-#   monitoring/grafana/provisioning/alerting/ -> services.grafana.provision.alerting
-# Scrape targets come from options here instead of the stack's file_sd targets/.
+#                                          -> services.prometheus.alertmanager.configText
+#   monitoring/alertmanager/templates/     -> ALERTMANAGER_TEMPLATES_DIR (store path)
+#   monitoring/grafana/provisioning/datasources/ -> services.grafana.provision.datasources.path
+#   monitoring/grafana/provisioning/dashboards/  -> services.grafana.provision.dashboards.path
+#   monitoring/grafana/provisioning/alerting/{rules,contact-points,policies}.yaml
+#                                          -> services.grafana.provision.alerting.<kind>.path
+#   dashboards/                            -> MODEL_SERVER_DASHBOARDS_DIR (store path)
+# The Grafana files read PROMETHEUS_URL, MODEL_SERVER_DASHBOARDS_DIR and the four
+# notification secrets from Grafana's environment, set here; the secrets default
+# to the same placeholders as the stack and are overridden by environmentFile.
+# Prometheus' own prometheus.yml is not used: its targets are file_sd files next to
+# it that the stack rewrites; here the scrape targets are options instead.
 {
   config,
   lib,
@@ -31,7 +39,28 @@
       )
     );
 
-  alertingDir = "${cfg.configDir}/monitoring/grafana/provisioning/alerting";
+  provisioningDir = "${cfg.configDir}/monitoring/grafana/provisioning";
+
+  # Read by the repo's Grafana provisioning files (contact-points.yaml) and the
+  # Alertmanager template. Grafana has no default-value syntax and refuses empty
+  # URLs, tokens and chat ids, so unset secrets get the stack's placeholders
+  # (src/stack/layout.rs, NOTIFICATION_SECRETS); environmentFile overrides them.
+  notificationPlaceholders = {
+    SLACK_WEBHOOK_URL = "http://127.0.0.1:9/unconfigured";
+    TELEGRAM_BOT_TOKEN = "unconfigured";
+    TELEGRAM_CHAT_ID = "-1";
+    DISCORD_WEBHOOK_URL = "http://127.0.0.1:9/unconfigured";
+  };
+
+  # Grafana's address as seen from this machine, for links in notifications.
+  grafanaHost = let
+    addr = cfg.grafana.listenAddress;
+  in
+    if lib.elem addr ["" "0.0.0.0" "::"]
+    then "127.0.0.1"
+    else if lib.hasInfix ":" addr
+    then "[${addr}]"
+    else addr;
 
   secretFile = description:
     mkOption {
@@ -66,7 +95,16 @@ in {
     scrapeInterval = mkOption {
       type = types.str;
       default = "5s";
-      description = "Scrape and rule evaluation interval (as in monitoring/prometheus/prometheus.yml).";
+      description = ''
+        Scrape and rule evaluation interval (as in monitoring/prometheus/prometheus.yml;
+        the datasource's `timeInterval` in the Grafana provisioning file matches it).
+      '';
+    };
+
+    scrapeTimeout = mkOption {
+      type = types.str;
+      default = "4s";
+      description = "Scrape timeout, shorter than {option}`services.model-server.monitoring.scrapeInterval`.";
     };
 
     modelServerTargets = mkOption {
@@ -108,10 +146,17 @@ in {
       default = null;
       example = "/run/secrets/alertmanager.env";
       description = ''
-        Environment file with the variables used by
-        `monitoring/alertmanager/alertmanager.yml` (receiver URLs and secrets),
-        substituted by the Alertmanager module with envsubst at start-up.
-        Variables left unset take the template's `''${VAR:-default}` value.
+        Environment file (`VAR=value` lines, systemd `EnvironmentFile=`) with the
+        notification secrets `SLACK_WEBHOOK_URL`, `TELEGRAM_BOT_TOKEN`,
+        `TELEGRAM_CHAT_ID`, `DISCORD_WEBHOOK_URL` and optionally
+        `TELEGRAM_API_URL` and `GRAFANA_URL` (Alertmanager's dashboard links,
+        default {option}`services.model-server.monitoring.grafana.url`).
+        Read by Alertmanager, whose module
+        substitutes them into `monitoring/alertmanager/alertmanager.yml` with
+        envsubst at start-up (unset ones take the template's
+        `''${VAR:-default}`), and by Grafana, whose provisioned contact points
+        read them with `$__env{}` (unset ones keep harmless placeholders). Keep
+        it out of the Nix store; it must be readable by root only.
       '';
     };
 
@@ -132,6 +177,17 @@ in {
         type = types.bool;
         default = false;
         description = "Whether to open Grafana's port in the firewall.";
+      };
+
+      url = mkOption {
+        type = types.str;
+        default = "http://${grafanaHost}:${toString cfg.grafana.port}";
+        defaultText = lib.literalMD "`http://<listenAddress>:<port>`, with `127.0.0.1` for a wildcard address";
+        example = "https://grafana.example.org";
+        description = ''
+          Grafana's public base URL: Grafana's `root_url` and the dashboard links
+          in Alertmanager's notifications (`GRAFANA_URL`).
+        '';
       };
 
       adminPasswordFile = secretFile "Grafana admin password";
@@ -161,8 +217,10 @@ in {
 
       services.prometheus = {
         enable = true;
+        # As in monitoring/prometheus/prometheus.yml.
         globalConfig = {
           scrape_interval = cfg.scrapeInterval;
+          scrape_timeout = cfg.scrapeTimeout;
           evaluation_interval = cfg.scrapeInterval;
         };
         scrapeConfigs = [
@@ -177,6 +235,8 @@ in {
             static_configs = [{targets = cfg.nodeTargets;}];
           }
         ];
+        # The rule files exist at build time, so the module's promtool check
+        # (checkConfig, default true) checks them with the generated config.
         inherit ruleFiles;
         alertmanagers = [
           {
@@ -187,12 +247,21 @@ in {
 
       services.prometheus.alertmanager = {
         enable = true;
-        # The file is an envsubst template, the module substitutes it at start-up
-        # (preStart) from environmentFile; amtool can only judge the rendered file,
-        # which the flake's `alertmanager-config` check does.
+        # The file is an envsubst template: the module renders it in preStart
+        # (ExecStartPre, same unit, so it sees both Environment= below and
+        # environmentFile) to /tmp/alert-manager-substituted.yaml. amtool can only
+        # judge the rendered file, which the flake's `alertmanager-config` check does.
         configText = builtins.readFile "${cfg.configDir}/monitoring/alertmanager/alertmanager.yml";
         checkConfig = false;
         inherit (cfg.alertmanager) environmentFile;
+      };
+
+      # The template's defaults are for a file rendered next to templates/; the
+      # module renders it into /tmp, so point it at the store. Environment= comes
+      # before EnvironmentFile=, so environmentFile can still override GRAFANA_URL.
+      systemd.services.alertmanager.environment = {
+        ALERTMANAGER_TEMPLATES_DIR = "${cfg.configDir}/monitoring/alertmanager/templates";
+        GRAFANA_URL = cfg.grafana.url;
       };
 
       services.grafana = {
@@ -202,6 +271,7 @@ in {
           server = {
             http_addr = cfg.grafana.listenAddress;
             http_port = cfg.grafana.port;
+            root_url = cfg.grafana.url;
           };
           security = {
             admin_user = "admin";
@@ -209,38 +279,34 @@ in {
             secret_key = "$__file{${cfg.grafana.secretKeyFile}}";
           };
           analytics.reporting_enabled = false;
+          dashboards.default_home_dashboard_path = "${cfg.configDir}/dashboards/model-server.json";
         };
+        # The repo's provisioning files, unchanged. A `path` that is a folder is
+        # linked file by file (lndir) into the provisioning folder's subfolder,
+        # a file is linked as <kind>.yaml; Grafana reads every file of alerting/
+        # for every kind, so contact-points.yaml also provisions its templates.
         provision = {
           enable = true;
-          datasources.settings = {
-            apiVersion = 1;
-            datasources = [
-              {
-                name = "Prometheus";
-                type = "prometheus";
-                uid = "prometheus";
-                access = "proxy";
-                url = "http://127.0.0.1:${toString promCfg.port}";
-                isDefault = true;
-                jsonData.timeInterval = cfg.scrapeInterval;
-              }
-            ];
-          };
-          dashboards.settings = {
-            apiVersion = 1;
-            providers = [
-              {
-                name = "model-server";
-                type = "file";
-                disableDeletion = true;
-                options.path = "${cfg.configDir}/dashboards";
-              }
-            ];
-          };
-          alerting = lib.mkIf (builtins.pathExists alertingDir) {
-            rules.path = alertingDir;
+          datasources.path = "${provisioningDir}/datasources";
+          dashboards.path = "${provisioningDir}/dashboards";
+          alerting = {
+            rules.path = "${provisioningDir}/alerting/rules.yaml";
+            contactPoints.path = "${provisioningDir}/alerting/contact-points.yaml";
+            policies.path = "${provisioningDir}/alerting/policies.yaml";
           };
         };
+      };
+
+      systemd.services.grafana = {
+        # Expanded by Grafana in the provisioning files. Environment= comes before
+        # EnvironmentFile=, so the environment file's secrets replace the placeholders.
+        environment =
+          notificationPlaceholders
+          // {
+            PROMETHEUS_URL = "http://127.0.0.1:${toString promCfg.port}";
+            MODEL_SERVER_DASHBOARDS_DIR = "${cfg.configDir}/dashboards";
+          };
+        serviceConfig.EnvironmentFile = mkIf (cfg.alertmanager.environmentFile != null) cfg.alertmanager.environmentFile;
       };
     })
   ];

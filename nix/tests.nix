@@ -8,26 +8,49 @@
 }: let
   grafanaPassword = "test-admin-password";
   webhookPort = 5001;
+  receiverUrl = "http://client:${toString webhookPort}";
 
-  # Logs every POST body as one JSON line to stdout (the journal) and to a file.
+  # Stands in for Slack, Discord and the Telegram Bot API: logs every POST as one
+  # JSON line {path, agent, body} to stdout (the journal) and to a file, and answers
+  # as the real service does on success (Alertmanager's Slack notifier wants the
+  # body "ok", its Telegram client a Bot API result), so nothing is retried.
   webhookReceiver = pkgs.writers.writePython3 "webhook-receiver" {} ''
     import json
     import os
     import sys
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    LOG = os.path.join(os.environ["STATE_DIRECTORY"], "alerts.jsonl")
+    LOG = os.path.join(os.environ["STATE_DIRECTORY"], "requests.jsonl")
+    TELEGRAM_MESSAGE = {
+        "message_id": 1,
+        "date": 0,
+        "chat": {"id": 42, "type": "private"},
+    }
 
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            line = json.dumps(json.loads(body or b"null"))
+            length = int(self.headers.get("content-length", 0))
+            body = self.rfile.read(length).decode("utf-8", "replace")
+            line = json.dumps({
+                "path": self.path,
+                "agent": self.headers.get("user-agent", ""),
+                "body": body,
+            })
             with open(LOG, "a") as log:
                 log.write(line + "\n")
             print(line, flush=True)
+            if self.path.startswith("/telegram/"):
+                reply = json.dumps({"ok": True, "result": TELEGRAM_MESSAGE})
+                kind = "application/json"
+            else:
+                reply, kind = "ok", "text/plain"
+            data = reply.encode()
             self.send_response(200)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(data)))
             self.end_headers()
+            self.wfile.write(data)
 
         def log_message(self, fmt, *args):
             print(fmt % args, file=sys.stderr, flush=True)
@@ -66,10 +89,16 @@ in {
           enable = true;
           modelServerTargets = ["server:8000"];
           nodeTargets = ["server:9100"];
-          # The repo's Alertmanager template reads its receivers' URLs from the
-          # environment: point the webhook receiver at the client.
-          alertmanager.environmentFile = pkgs.writeText "alertmanager.env" ''
-            ALERT_WEBHOOK_URL=http://client:${toString webhookPort}/alerts
+          # The notification secrets of the repo's Alertmanager template and Grafana
+          # contact points: Slack, Discord and the Telegram Bot API all point at
+          # the client's receiver (Grafana's Telegram integration has no API URL
+          # setting, it keeps trying api.telegram.org, unreachable here).
+          alertmanager.environmentFile = pkgs.writeText "notifications.env" ''
+            SLACK_WEBHOOK_URL=${receiverUrl}/slack
+            DISCORD_WEBHOOK_URL=${receiverUrl}/discord
+            TELEGRAM_API_URL=${receiverUrl}/telegram
+            TELEGRAM_BOT_TOKEN=test-token
+            TELEGRAM_CHAT_ID=42
           '';
           grafana = {
             adminPasswordFile = "/etc/grafana-secrets/admin-password";
@@ -82,6 +111,7 @@ in {
         environment.systemPackages = [
           model-server.loadgen
           pkgs.curl
+          pkgs.jq
         ];
         networking.firewall.allowedTCPPorts = [webhookPort];
         systemd.services.webhook-receiver = {
@@ -132,24 +162,52 @@ in {
           )
 
       with subtest("traffic from the client shows in requests_total"):
+          # Faults are enabled on the server, so the default mix (with 5xx) runs.
           client.succeed(
-              "loadgen --host http://server:8000 --users 4 --increase-rate 4 --run-time 15s "
-              + "--no-reset-metrics --no-telnet --no-websocket --quiet"
+              "loadgen --host http://server:8000 -u 4 -r 4 -t 30s --think-time 5..15 "
+              + "--no-reset-metrics --summary-file /tmp/loadgen-summary.json"
           )
+          summary = json.loads(client.succeed("cat /tmp/loadgen-summary.json"))
+          ok = summary["by_status"]["200"]
+          assert ok > 100 and summary["unexpected_status"] == 0, summary
+          # Every 200 the client saw was counted by the server (plus the one above).
           monitor.wait_until_succeeds(
-              "curl -sf http://127.0.0.1:9090/api/v1/query "
-              + "--data-urlencode 'query=sum(requests_total{job=\"model-server\",route=\"/predict\"})' | "
-              + "jq -e '.data.result[0].value[1] | tonumber > 100'"
+              "curl -sf http://127.0.0.1:9090/api/v1/query --data-urlencode "
+              + "'query=sum(requests_total{job=\"model-server\",route=\"/predict\",status=\"200\"})' | "
+              + f"jq -e '.data.result[0].value[1] | tonumber >= {ok}'"
           )
 
-      with subtest("Grafana is healthy and provisioned"):
+      with subtest("Grafana is healthy and provisioned from the repo's files"):
           auth = "admin:${grafanaPassword}"
+          def api(path):
+              return f"curl -sf -u {auth} 'http://127.0.0.1:3000/api{path}'"
+
           monitor.wait_until_succeeds(
               "curl -sf http://127.0.0.1:3000/api/health | jq -e '.database == \"ok\"'"
           )
+          # datasources/prometheus.yaml, with PROMETHEUS_URL from the unit's environment
+          monitor.succeed(
+              api("/datasources/uid/prometheus") + " | "
+              + "jq -e '.type == \"prometheus\" and .url == \"http://127.0.0.1:9090\"'"
+          )
+          # dashboards/model-server.yaml, with MODEL_SERVER_DASHBOARDS_DIR
           monitor.wait_until_succeeds(
-              f"curl -sf -u {auth} http://127.0.0.1:3000/api/dashboards/uid/model-server | "
-              + "jq -e '.dashboard.uid == \"model-server\"'"
+              api("/dashboards/uid/model-server") + " | "
+              + "jq -e '.dashboard.uid == \"model-server\" and .meta.provisioned'"
+          )
+          # alerting/rules.yaml, contact-points.yaml (with its templates), policies.yaml
+          monitor.succeed(
+              api("/v1/provisioning/alert-rules/ms-down") + " | jq -e '.title == \"ModelServerDown\"'"
+          )
+          monitor.succeed(
+              api("/v1/provisioning/contact-points") + " | "
+              + "jq -e '[.[].name] | contains([\"model-server-slack\", \"model-server-telegram\", \"model-server-discord\"])'"
+          )
+          monitor.succeed(
+              api("/v1/provisioning/templates") + " | jq -e '[.[].name] | index(\"model-server\")'"
+          )
+          monitor.succeed(
+              api("/v1/provisioning/policies") + " | jq -e '.receiver == \"model-server-slack\"'"
           )
           # A query through the provisioned datasource (uid prometheus), as a dashboard panel does it.
           query = json.dumps({
@@ -171,25 +229,46 @@ in {
               + "jq -e '.results.A.frames | length > 0'"
           )
           monitor.succeed(
-              f"curl -sf -u {auth} "
-              + "'http://127.0.0.1:3000/api/datasources/proxy/uid/prometheus/api/v1/query?query=up' | "
+              api("/datasources/proxy/uid/prometheus/api/v1/query?query=up") + " | "
               + "jq -e '.data.result | length == 2'"
           )
 
-      with subtest("stopping the server exits 0 and delivers ModelServerDown to the webhook"):
+      with subtest("stopping the server exits 0 and delivers ModelServerDown"):
+          log = "/var/lib/webhook-receiver/requests.jsonl"
+          # Only what arrives after the stop counts; one JSON object a line (jq -s).
+          seen = int(client.succeed(f"cat {log} 2>/dev/null | wc -l").strip())
+          new = f"tail -n +{seen + 1} {log}"
           server.systemctl("stop model-server.service")
           server.succeed(
               "systemctl show -p ExecMainStatus --value model-server.service | grep -qx 0"
           )
+          # for: 1m in rules/model-server.yml, evaluated every 5s.
           monitor.wait_until_succeeds(
               "curl -sf http://127.0.0.1:9090/api/v1/alerts | "
-              + "jq -e '.data.alerts[] | select(.labels.alertname == \"ModelServerDown\" and .state == \"firing\")'",
+              + "jq -e '[.data.alerts[] | select(.labels.alertname == \"ModelServerDown\" and .state == \"firing\")] | length > 0'",
               timeout=300,
           )
+          # Alertmanager routes severity=critical to Slack, Discord and Telegram
+          # (group_wait 10s); each title is "[FIRING:1] ModelServerDown · critical · ...".
+          # Its Slack and Discord notifiers send User-Agent Alertmanager/<version>; only
+          # Alertmanager reaches /telegram (Grafana's Telegram has no API URL setting).
+          am = "(.agent | startswith(\"Alertmanager\"))"
+          for path, sender in [
+              ("/slack", am),
+              ("/discord", am),
+              ("/telegram/bottest-token/sendMessage", "true"),
+          ]:
+              client.wait_until_succeeds(
+                  f"{new} | jq -se 'any(.path == \"{path}\" and {sender} "
+                  + "and (.body | contains(\"ModelServerDown\")) and (.body | contains(\"FIRING\")))'",
+                  timeout=300,
+              )
+          # Grafana's own ModelServerDown (alerting/rules.yaml: interval 30s, for 1m,
+          # then the policy's group_wait 30s) through the same Slack contact point.
           client.wait_until_succeeds(
-              "jq -e 'select(.status == \"firing\") | .alerts[] | select(.labels.alertname == \"ModelServerDown\")' "
-              + "/var/lib/webhook-receiver/alerts.jsonl",
-              timeout=300,
+              f"{new} | jq -se 'any(.path == \"/slack\" and ({am} | not) "
+              + "and (.body | contains(\"ModelServerDown\")))'",
+              timeout=420,
           )
     '';
   };
