@@ -131,13 +131,13 @@ class Stack:
         return [series["value"][1] for series in data["result"]]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def receivers():
     with Receivers() as r:
         yield r
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory, receivers):
     assert BIN.is_file(), f"{BIN} is missing: run `cargo build` first"
     tmp = tmp_path_factory.mktemp("e2e")
