@@ -613,7 +613,6 @@ async fn start_and_watch(
                     println!("{:>NAME_WIDTH$} | finished ({status}); the stack keeps running", exited.name);
                     continue;
                 }
-                eprintln!("error: {} exited unexpectedly ({status})", exited.name);
                 return Err(StackError::ChildDied { name: exited.name, status });
             }
         }
