@@ -198,14 +198,21 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::V
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    match state.telemetry.render() {
-        Ok(text) => (
+    // Rendering is synchronous and grows with the series count (about 1 ms per
+    // thousand series): keep it off the async workers that serve /predict.
+    let telemetry = state.telemetry.clone();
+    match tokio::task::spawn_blocking(move || telemetry.render()).await {
+        Ok(Ok(text)) => (
             [(header::CONTENT_TYPE, crate::telemetry::CONTENT_TYPE)],
             text,
         )
             .into_response(),
-        Err(e) => {
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "cannot render metrics");
+            ApiError::Internal.into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics rendering task failed");
             ApiError::Internal.into_response()
         }
     }
