@@ -1,6 +1,16 @@
 //! Shared by the benches: read criterion's estimates back and print ratios.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::Criterion;
+
+/// Short warm-up and measurement: enough for stable medians of sub-ms work.
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+}
 
 /// criterion's output folder (`CARGO_TARGET_DIR` aware; benches run from the package root).
 fn criterion_dir() -> PathBuf {

@@ -6,7 +6,6 @@
 //! printed at the end and collected into BENCHMARKS.md by `bench/run`.
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use model_server::model::train::{train, Algorithm, TrainOptions};
@@ -51,9 +50,7 @@ fn predict(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::criterion();
     targets = predict
 }
 

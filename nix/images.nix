@@ -6,22 +6,45 @@
   dockerTools,
   model-server,
 }: let
-  # A world-writable /tmp: goose writes its reports to the working directory.
-  tmpDir = ''
-    mkdir -p tmp
-    chmod 1777 tmp
-  '';
+  # A layered image running `entrypoint` as nobody in a world-writable /tmp
+  # (goose writes its reports to the working directory).
+  mkImage = {
+    name,
+    description,
+    entrypoint,
+    cmd,
+    config ? {},
+  }:
+    dockerTools.buildLayeredImage {
+      inherit name;
+      tag = model-server.version;
+      contents = [dockerTools.fakeNss];
+      extraCommands = ''
+        mkdir -p tmp
+        chmod 1777 tmp
+      '';
+      config =
+        {
+          User = "65534:65534";
+          WorkingDir = "/tmp";
+          Entrypoint = [entrypoint];
+          Cmd = cmd;
+          Labels = {
+            "org.opencontainers.image.title" = name;
+            "org.opencontainers.image.description" = description;
+            "org.opencontainers.image.version" = model-server.version;
+            "org.opencontainers.image.licenses" = "MIT";
+          };
+        }
+        // config;
+    };
 in {
-  server = dockerTools.buildLayeredImage {
+  server = mkImage {
     name = "model-server";
-    tag = model-server.version;
-    contents = [dockerTools.fakeNss];
-    extraCommands = tmpDir;
+    inherit (model-server.meta) description;
+    entrypoint = lib.getExe model-server;
+    cmd = ["serve"];
     config = {
-      User = "65534:65534";
-      WorkingDir = "/tmp";
-      Entrypoint = [(lib.getExe model-server)];
-      Cmd = ["serve"];
       Env = [
         # Inside a container the port is published by the runtime: bind all interfaces.
         "MODEL_SERVER_LISTEN=0.0.0.0:8000"
@@ -30,31 +53,13 @@ in {
       ExposedPorts."8000/tcp" = {};
       # The server drains in-flight requests on SIGTERM and exits 0.
       StopSignal = "SIGTERM";
-      Labels = {
-        "org.opencontainers.image.title" = "model-server";
-        "org.opencontainers.image.description" = model-server.meta.description;
-        "org.opencontainers.image.version" = model-server.version;
-        "org.opencontainers.image.licenses" = "MIT";
-      };
     };
   };
 
-  loadgen = dockerTools.buildLayeredImage {
+  loadgen = mkImage {
     name = "model-server-loadgen";
-    tag = model-server.version;
-    contents = [dockerTools.fakeNss];
-    extraCommands = tmpDir;
-    config = {
-      User = "65534:65534";
-      WorkingDir = "/tmp";
-      Entrypoint = ["${model-server.loadgen}/bin/loadgen"];
-      Cmd = ["--help"];
-      Labels = {
-        "org.opencontainers.image.title" = "model-server-loadgen";
-        "org.opencontainers.image.description" = "goose load test for model-server";
-        "org.opencontainers.image.version" = model-server.version;
-        "org.opencontainers.image.licenses" = "MIT";
-      };
-    };
+    description = "goose load test for model-server";
+    entrypoint = "${model-server.loadgen}/bin/loadgen";
+    cmd = ["--help"];
   };
 }
