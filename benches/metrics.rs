@@ -11,7 +11,6 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request};
@@ -82,13 +81,8 @@ fn http_layer(c: &mut Criterion) {
 
 fn api_config(http_metrics: bool) -> ApiConfig {
     ApiConfig {
-        body_limit: 64 * 1024,
-        max_batch: 1024,
-        max_in_flight: 1024,
-        request_timeout: Duration::from_secs(10),
-        enable_faults: false,
-        instrument_probes: false,
         http_metrics,
+        ..ApiConfig::default()
     }
 }
 

@@ -65,6 +65,13 @@ impl From<&crate::config::ServeConfig> for ApiConfig {
     }
 }
 
+impl Default for ApiConfig {
+    /// The defaults of `serve` with no flags.
+    fn default() -> Self {
+        ApiConfig::from(&crate::config::ServeConfig::defaults())
+    }
+}
+
 /// Readiness, flipped off when the server starts draining.
 #[derive(Debug, Clone)]
 pub struct Readiness(Arc<AtomicBool>);

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -26,15 +25,7 @@ pub fn model() -> Arc<Model> {
 }
 
 pub fn config() -> ApiConfig {
-    ApiConfig {
-        body_limit: 64 * 1024,
-        max_batch: 1024,
-        max_in_flight: 1024,
-        request_timeout: Duration::from_secs(10),
-        enable_faults: false,
-        instrument_probes: false,
-        http_metrics: true,
-    }
+    ApiConfig::default()
 }
 
 /// A fresh app with its own metrics registry.
