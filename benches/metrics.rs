@@ -19,6 +19,7 @@ use axum::Router;
 use criterion::{criterion_group, BenchmarkId, Criterion};
 use model_server::api::{self, ApiConfig, Readiness};
 use model_server::http_metrics::HttpMetricsLayer;
+use model_server::inference::InferencePool;
 use model_server::model::train::{train, TrainOptions};
 use model_server::telemetry::Telemetry;
 use opentelemetry::KeyValue;
@@ -95,6 +96,7 @@ fn predict_route(c: &mut Criterion) {
             model.clone(),
             Telemetry::new().unwrap(),
             Readiness::new(),
+            InferencePool::new(1).unwrap(),
             &api_config(on),
         );
         // The timeout middleware needs the runtime's timer: build requests inside it.

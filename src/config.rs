@@ -44,9 +44,40 @@ pub struct ServeConfig {
     #[arg(long, env = "MODEL_SERVER_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish before exit.
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish before exit
+    /// (counted from the moment the listener closes, after --shutdown-delay).
     #[arg(long, env = "MODEL_SERVER_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// On SIGTERM or Ctrl-C, how long to keep serving with /readyz answering 503 before
+    /// the listener closes, so a load balancer (a Kubernetes Service) stops sending new
+    /// requests first. 0 closes the listener at once. Kubernetes: a few seconds, and
+    /// terminationGracePeriodSeconds above --shutdown-delay + --shutdown-grace.
+    #[arg(long, env = "MODEL_SERVER_SHUTDOWN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub shutdown_delay: Duration,
+
+    /// Longest a client may take to send a complete request head (request line and
+    /// headers) once it has sent its first byte; slower connections are closed.
+    #[arg(long, env = "MODEL_SERVER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Longest a connection may stay open with no request on it (before its first
+    /// request and between keep-alive requests); then it is closed.
+    #[arg(long, env = "MODEL_SERVER_KEEP_ALIVE_TIMEOUT", default_value = "75s", value_parser = parse_positive_duration)]
+    pub keep_alive_timeout: Duration,
+
+    /// Longest a client may take to send a request body; slower uploads are answered
+    /// 408 body_timeout. Bodies are read before a /predict request takes an in-flight
+    /// slot, so slow uploaders never crowd out other clients.
+    #[arg(long, env = "MODEL_SERVER_BODY_READ_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
+    pub body_read_timeout: Duration,
+
+    /// Most connections open at once; beyond it the server stops accepting until one
+    /// closes (new clients wait in the kernel's backlog). Default: the open-file limit
+    /// (raised to its hard limit at start) less 128 descriptors kept for everything
+    /// else, at most 16384.
+    #[arg(long, env = "MODEL_SERVER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
 
     /// Honour the `x-fault` request header on /predict (500, 503, panic, delay=<ms>,
     /// optionally `;p=<probability>`). For load tests and drills only.
@@ -83,12 +114,26 @@ impl ServeConfig {
             max_in_flight: 1024,
             request_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
+            shutdown_delay: Duration::ZERO,
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(75),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections: None,
             enable_faults: false,
             instrument_probes: false,
             no_http_metrics: false,
             log_level: "info".to_owned(),
             log_format: LogFormat::Pretty,
         }
+    }
+}
+
+/// Parses a duration that must be above zero (a zero timeout would close everything).
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("the duration must be above zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{s:?} is not a duration (try 10s or 500ms): {e}")),
     }
 }
 

@@ -4,6 +4,7 @@
 //! - [`model`]: training, the versioned artifact format, and prediction.
 //! - [`api`]: the HTTP routes, request/response types and the JSON error type.
 //! - [`http_metrics`]: a reusable tower layer recording RED metrics for any axum app.
+//! - [`inference`]: the threads predictions run on, off the async workers.
 //! - [`telemetry`]: the OpenTelemetry meter provider wired to a Prometheus registry.
 //! - [`config`]: command-line and environment configuration of `serve`.
 //! - [`server`]: model loading, binding and graceful shutdown.
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod config;
 pub mod http_metrics;
+pub mod inference;
 pub mod model;
 pub mod server;
 pub mod stack;

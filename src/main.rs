@@ -13,7 +13,8 @@ use tracing_subscriber::EnvFilter;
 
 use model_server::config::{LogFormat, ServeConfig};
 use model_server::model::train::{train, Algorithm, TrainOptions};
-use model_server::server::{shutdown_signal, ModelSource, Server};
+use model_server::server::signals::Signals;
+use model_server::server::{rlimit, ModelSource, Server};
 use model_server::stack::StackArgs;
 use model_server::telemetry::Telemetry;
 
@@ -150,10 +151,26 @@ fn run_serve(config: ServeConfig) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    let result = runtime.block_on(serve(config));
+    // Don't wait for blocking work (a metrics render) that outlived the drain.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    // Before anything else: from here on SIGTERM drains instead of killing.
+    let mut signals = Signals::install().context("cannot install the signal handlers")?;
+    match rlimit::raise_nofile() {
+        Ok((before, after)) if before != after => {
+            tracing::info!(
+                before,
+                after,
+                "raised the open-file limit to its hard limit"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     let source = match &config.model {
         Some(path) => ModelSource::File(path.clone()),
         None => ModelSource::Embedded,
@@ -173,6 +190,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(
         address = %server.local_addr()?,
         faults = config.enable_faults,
+        max_connections = server.max_connections(),
         "listening; POST /predict, GET /metrics"
     );
     if config.enable_faults {
@@ -180,6 +198,11 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             "fault injection is ON: requests with an x-fault header will fail on purpose"
         );
     }
-    server.run(shutdown_signal()).await?;
+    server
+        .run(async move {
+            let name = signals.recv().await;
+            tracing::info!(signal = name, "received {name}");
+        })
+        .await;
     Ok(())
 }

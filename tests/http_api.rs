@@ -163,7 +163,7 @@ async fn probes_root_and_metrics() {
 async fn readyz_fails_while_draining() {
     let telemetry = model_server::telemetry::Telemetry::new().unwrap();
     let readiness = model_server::api::Readiness::new();
-    let app = model_server::api::router(model(), telemetry, readiness.clone(), &config());
+    let app = model_server::api::router(model(), telemetry, readiness.clone(), pool(), &config());
     assert_eq!(send(&app, get("/readyz")).await.status, StatusCode::OK);
     readiness.start_draining();
     let reply = send(&app, get("/readyz")).await;

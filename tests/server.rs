@@ -76,7 +76,7 @@ struct Running {
     addr: SocketAddr,
     readiness: model_server::api::Readiness,
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), model_server::server::ServerError>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 async fn start(config: &ServeConfig) -> Running {
@@ -126,7 +126,7 @@ async fn client_disconnect_mid_request_is_counted_as_499_and_leaves_no_request_i
     assert_eq!(m.sum("predictions_total", &[]), 0.0);
 
     stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    task.await.unwrap();
 }
 
 #[tokio::test]
@@ -146,7 +146,7 @@ async fn graceful_shutdown_drains_an_in_flight_request() {
     let response = read_response(in_flight).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"class\":\"setosa\""), "{response}");
-    task.await.unwrap().unwrap();
+    task.await.unwrap();
     assert!(!readiness.is_ready());
     assert!(
         signalled.elapsed() < Duration::from_secs(4),
@@ -167,7 +167,7 @@ async fn shutdown_grace_bounds_the_drain() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let signalled = Instant::now();
     stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    task.await.unwrap();
     let took = signalled.elapsed();
     assert!(
         took >= Duration::from_millis(200) && took < Duration::from_secs(5),

@@ -2,11 +2,17 @@
 
 use std::time::Duration;
 
-use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+
+/// nginx's "client closed request": the status recorded for a request whose client
+/// went away before it could be answered (nobody receives the response).
+pub const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => panic!("499 is a valid status code"),
+};
 
 /// Seconds a shed or draining client is told to wait (`Retry-After`).
 pub const RETRY_AFTER_SECS: u64 = 1;
@@ -39,6 +45,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the request body is larger than the {limit}-byte limit")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body did not arrive within {}", humantime::format_duration(*.0))]
+    BodyTimeout(Duration),
+    #[error("the client closed the connection before the request body arrived")]
+    ClientClosed,
     #[error("no route for {path}; see GET / for the endpoints")]
     NotFound { path: String },
     #[error("method {method} is not allowed here; see GET / for the endpoints")]
@@ -76,6 +86,8 @@ impl ApiError {
             | ApiError::BatchTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::ClientClosed => CLIENT_CLOSED_REQUEST,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Overloaded { .. } | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -98,6 +110,8 @@ impl ApiError {
             ApiError::BatchTooLarge { .. } => "batch_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::BodyTimeout(_) => "body_timeout",
+            ApiError::ClientClosed => "client_closed_request",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Overloaded { .. } => "overloaded",
@@ -109,18 +123,13 @@ impl ApiError {
         }
     }
 
-    /// Maps axum's JSON extractor rejection (plain-text bodies) onto our JSON errors.
-    pub fn from_json_rejection(rejection: JsonRejection, body_limit: usize) -> Self {
-        let text = rejection.body_text();
-        match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: body_limit },
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
-            StatusCode::UNPROCESSABLE_ENTITY => ApiError::InvalidBody(text),
-            // Syntactically valid JSON numbers such as 1e999 that serde_json refuses
-            // to turn into a float: they are values problems, not syntax problems.
-            _ if text.contains("number out of range") => ApiError::NumberOutOfRange(text),
-            _ => ApiError::MalformedJson(text),
-        }
+    /// Errors after which the rest of the request body was not read: the
+    /// connection cannot carry another request and is closed after the answer.
+    fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            ApiError::PayloadTooLarge { .. } | ApiError::BodyTimeout(_) | ApiError::ClientClosed
+        )
     }
 }
 
@@ -135,6 +144,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if self.closes_connection() {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -1,16 +1,14 @@
 //! Fault injection for load tests and drills: the `x-fault` request header.
 //!
-//! Only installed when the server runs with `--enable-faults`; otherwise the
-//! header is never read. Grammar: `<fault>[;p=<probability>]` where `<fault>` is
+//! Only read when the server runs with `--enable-faults`; otherwise the header is
+//! ignored. Statuses and panics fail the request before its body is read; a delay
+//! runs once the request is admitted, inside its timeout, so it drills both. Grammar: `<fault>[;p=<probability>]` where `<fault>` is
 //! `500`, `503`, `panic` or `delay=<milliseconds>`.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
 
 use super::error::ApiError;
 
@@ -86,28 +84,34 @@ impl FaultSpec {
     }
 }
 
-/// Middleware applying the `x-fault` header of the request, if any.
-pub async fn inject(request: Request, next: Next) -> Response {
-    let Some(value) = request.headers().get(HEADER) else {
-        return next.run(request).await;
+/// The fault a request asks for, if any: `Ok(None)` without the header or when its
+/// probability did not fire; an error for a malformed header.
+pub fn requested(headers: &HeaderMap) -> Result<Option<Fault>, ApiError> {
+    let Some(value) = headers.get(HEADER) else {
+        return Ok(None);
     };
-    let spec = match value
+    let spec = value
         .to_str()
         .map_err(|_| "the value is not visible ASCII".to_owned())
         .and_then(FaultSpec::from_str)
-    {
-        Ok(spec) => spec,
-        Err(reason) => return ApiError::InvalidFaultHeader(reason).into_response(),
-    };
-    if !spec.fires() {
-        return next.run(request).await;
+        .map_err(ApiError::InvalidFaultHeader)?;
+    Ok(spec.fires().then_some(spec.fault))
+}
+
+impl Fault {
+    /// Fails the request before its body is read: a status, or a panic.
+    pub fn fail_early(self) -> Result<(), ApiError> {
+        match self {
+            Fault::Status(status) => Err(ApiError::InjectedFault(status)),
+            Fault::Panic => panic!("fault injected by the x-fault header"),
+            Fault::Delay(_) => Ok(()),
+        }
     }
-    match spec.fault {
-        Fault::Status(status) => ApiError::InjectedFault(status).into_response(),
-        Fault::Panic => panic!("fault injected by the x-fault header"),
-        Fault::Delay(delay) => {
+
+    /// Delays an admitted request (inside its timeout, holding its slot).
+    pub async fn delay(self) {
+        if let Fault::Delay(delay) = self {
             tokio::time::sleep(delay).await;
-            next.run(request).await
         }
     }
 }

@@ -8,31 +8,33 @@
 //! | `GET /readyz` | the model is loaded and the server is not draining |
 //! | `GET /metrics` | Prometheus text format |
 
+pub mod body;
 pub mod error;
 pub mod faults;
+pub mod limits;
 pub mod predict;
 
 use std::any::Any;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::State;
 use axum::http::{header, Method, Uri};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::ApiError;
 
 use crate::http_metrics::HttpMetricsLayer;
+use crate::inference::InferencePool;
 use crate::model::Model;
 use crate::telemetry::Telemetry;
+use body::BodyLimits;
+use limits::Admission;
 use predict::ModelMetrics;
 
 /// Routes that are not recorded in the HTTP metrics unless asked to.
@@ -42,6 +44,7 @@ pub const PROBE_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub body_limit: usize,
+    pub body_read_timeout: Duration,
     pub max_batch: usize,
     pub max_in_flight: usize,
     pub request_timeout: Duration,
@@ -55,6 +58,7 @@ impl From<&crate::config::ServeConfig> for ApiConfig {
     fn from(c: &crate::config::ServeConfig) -> Self {
         ApiConfig {
             body_limit: c.body_limit,
+            body_read_timeout: c.body_read_timeout,
             max_batch: c.max_batch as usize,
             max_in_flight: c.max_in_flight as usize,
             request_timeout: c.request_timeout,
@@ -101,14 +105,15 @@ impl Default for Readiness {
 #[derive(Debug)]
 pub struct AppState {
     pub model: Arc<Model>,
-    /// The model's identity, leaked once so responses borrow it without copying.
-    model_name: &'static str,
-    model_version: &'static str,
     model_metrics: ModelMetrics,
     telemetry: Telemetry,
     readiness: Readiness,
-    body_limit: usize,
+    inference: InferencePool,
+    admission: Admission,
+    body_limits: BodyLimits,
     max_batch: usize,
+    request_timeout: Duration,
+    enable_faults: bool,
 }
 
 /// Builds the application router with its metrics, limits and optional fault injector.
@@ -116,37 +121,25 @@ pub fn router(
     model: Arc<Model>,
     telemetry: Telemetry,
     readiness: Readiness,
+    inference: InferencePool,
     config: &ApiConfig,
 ) -> Router {
     let meter = telemetry.meter("model-server");
     let state = Arc::new(AppState {
-        model_name: Box::leak(model.name().into()),
-        model_version: Box::leak(model.version().into()),
         model_metrics: ModelMetrics::new(&meter, &model),
         model,
         telemetry,
         readiness,
-        body_limit: config.body_limit,
+        inference,
+        admission: Admission::new(config.max_in_flight),
+        body_limits: BodyLimits {
+            max_bytes: config.body_limit,
+            read_timeout: config.body_read_timeout,
+        },
         max_batch: config.max_batch,
+        request_timeout: config.request_timeout,
+        enable_faults: config.enable_faults,
     });
-
-    let mut predict_route = post(predict::handler);
-    if config.enable_faults {
-        predict_route = predict_route.layer::<_, Infallible>(middleware::from_fn(faults::inject));
-    }
-    let predict_route = predict_route
-        .layer::<_, Infallible>(middleware::from_fn_with_state(
-            config.request_timeout,
-            timeout,
-        ))
-        .layer::<_, Infallible>(middleware::from_fn_with_state(
-            Arc::new(Shedder {
-                permits: Arc::new(Semaphore::new(config.max_in_flight)),
-                limit: config.max_in_flight,
-            }),
-            shed,
-        ))
-        .layer(DefaultBodyLimit::max(config.body_limit));
 
     let metrics_layer = HttpMetricsLayer::new(&meter);
     let metrics_layer = if config.instrument_probes {
@@ -157,7 +150,7 @@ pub fn router(
 
     let app = Router::new()
         .route("/", get(root))
-        .route("/predict", predict_route)
+        .route("/predict", post(predict::handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -252,28 +245,4 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .unwrap_or_else(|| "unknown panic payload".to_owned());
     tracing::error!(panic = %detail, "handler panicked; answered 500");
     ApiError::Internal.into_response()
-}
-
-/// Load shedding: at most `limit` requests run at once; the rest get 503 at once.
-#[derive(Debug)]
-struct Shedder {
-    permits: Arc<Semaphore>,
-    limit: usize,
-}
-
-async fn shed(State(shedder): State<Arc<Shedder>>, request: Request, next: Next) -> Response {
-    match shedder.permits.clone().try_acquire_owned() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => ApiError::Overloaded {
-            limit: shedder.limit,
-        }
-        .into_response(),
-    }
-}
-
-async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::Timeout(limit).into_response(),
-    }
 }

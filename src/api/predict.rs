@@ -4,15 +4,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::rejection::JsonRejection;
+use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use opentelemetry::metrics::{Counter, Histogram, Meter};
 use opentelemetry::KeyValue;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::AppState;
+use super::{body, faults, limits, AppState};
 use crate::model::{Model, PredictError, Prediction};
 
 /// Histogram boundaries of `inference_duration_seconds` (1 µs to 100 ms).
@@ -164,25 +166,51 @@ pub fn run(
     Ok(predictions)
 }
 
-/// `POST /predict`.
+/// `POST /predict`: fault (if enabled) → body → validation → admission →
+/// within the timeout: injected delay, then the model on the inference pool.
 pub async fn handler(
     State(state): State<Arc<AppState>>,
-    body: Result<Json<PredictRequest>, JsonRejection>,
-) -> Result<Json<PredictResponse<'static>>, ApiError> {
-    let Json(request) =
-        body.map_err(|rejection| ApiError::from_json_rejection(rejection, state.body_limit))?;
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let fault = if state.enable_faults {
+        faults::requested(&headers)?
+    } else {
+        None
+    };
+    if let Some(fault) = fault {
+        fault.fail_early()?;
+    }
+    let request: PredictRequest = body::read_json(&headers, body, state.body_limits).await?;
     let rows = validate(request, state.model.n_features(), state.max_batch)?;
-    let predictions = run(&state.model, &state.model_metrics, &rows).map_err(|e| {
-        tracing::error!(error = %e, "prediction failed");
-        ApiError::Internal
-    })?;
+    let _slot = state.admission.admit()?;
+    let predictions = limits::within(state.request_timeout, async {
+        if let Some(fault) = fault {
+            fault.delay().await;
+        }
+        let job_state = state.clone();
+        state
+            .inference
+            .run(move || run(&job_state.model, &job_state.model_metrics, &rows))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "prediction failed");
+                ApiError::Internal
+            })?
+            .map_err(|e| {
+                tracing::error!(error = %e, "prediction failed");
+                ApiError::Internal
+            })
+    })
+    .await?;
     Ok(Json(PredictResponse {
         predictions,
         model: ModelRef {
-            name: state.model_name,
-            version: state.model_version,
+            name: state.model.name(),
+            version: state.model.version(),
         },
-    }))
+    })
+    .into_response())
 }
 
 #[cfg(test)]

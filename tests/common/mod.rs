@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use model_server::api::{self, ApiConfig, Readiness};
+use model_server::inference::InferencePool;
 use model_server::model::train::{train, TrainOptions};
 use model_server::model::Model;
 use model_server::telemetry::Telemetry;
@@ -24,6 +25,12 @@ pub fn model() -> Arc<Model> {
         .clone()
 }
 
+/// One inference pool per test binary, as a server has one.
+pub fn pool() -> InferencePool {
+    static POOL: OnceLock<InferencePool> = OnceLock::new();
+    POOL.get_or_init(|| InferencePool::new(2).unwrap()).clone()
+}
+
 pub fn config() -> ApiConfig {
     ApiConfig::default()
 }
@@ -31,7 +38,13 @@ pub fn config() -> ApiConfig {
 /// A fresh app with its own metrics registry.
 pub fn app(config: ApiConfig) -> (Router, Telemetry) {
     let telemetry = Telemetry::new().unwrap();
-    let router = api::router(model(), telemetry.clone(), Readiness::new(), &config);
+    let router = api::router(
+        model(),
+        telemetry.clone(),
+        Readiness::new(),
+        pool(),
+        &config,
+    );
     (router, telemetry)
 }
 
