@@ -12,6 +12,7 @@
 //! request is actually running on them.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -25,7 +26,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 use tower::Service;
 
 use super::metrics::{ConnError, ConnMetrics};
@@ -97,6 +98,8 @@ struct ConnState {
     idle_since_ms: AtomicU64,
     /// 1 + milliseconds after `epoch` of the first byte read while idle; 0 for none.
     head_started_ms: AtomicU64,
+    /// Woken when a request head starts: its deadline is sooner than the idle one.
+    rearm: Notify,
 }
 
 /// Why an idle connection's timer went off.
@@ -113,6 +116,7 @@ impl ConnState {
             in_request: AtomicU32::new(0),
             idle_since_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(0),
+            rearm: Notify::new(),
         }
     }
 
@@ -149,6 +153,7 @@ impl ConnState {
         if self.is_idle() && self.head_started_ms.load(Ordering::Relaxed) == 0 {
             self.head_started_ms
                 .store(self.now_ms() + 1, Ordering::Release);
+            self.rearm.notify_one();
         }
     }
 }
@@ -178,10 +183,22 @@ impl Drop for InRequest {
     }
 }
 
-/// The TCP stream, noting when the first byte of a request head arrives.
+/// After the last response, how long the server keeps reading (and discarding)
+/// what the client still sends before it closes the socket.
+pub const LINGERING_CLOSE: Duration = Duration::from_secs(1);
+
+/// The TCP stream, noting when the first byte of a request head arrives, and
+/// closing lingeringly.
+///
+/// Closing a socket that still has unread data from the client resets the
+/// connection, and a reset can destroy the response the client has not read yet
+/// (a 413 or 408 sent before the body was read, for one). So on shutdown the write
+/// side is closed first, then incoming bytes are discarded until the client closes
+/// or [`LINGERING_CLOSE`] has passed, as nginx's lingering close does.
 struct TrackedStream {
     inner: TcpStream,
     state: Arc<ConnState>,
+    linger: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl AsyncRead for TrackedStream {
@@ -225,7 +242,26 @@ impl AsyncWrite for TrackedStream {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.linger.is_none() {
+            std::task::ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+            this.linger = Some(Box::pin(tokio::time::sleep(LINGERING_CLOSE)));
+        }
+        let mut scratch = [0u8; 2048];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
+                // The client closed too: nothing left that could reset.
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Pending => break,
+            }
+        }
+        match this.linger.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+            Some(Poll::Pending) => Poll::Pending,
+            _ => Poll::Ready(Ok(())),
+        }
     }
 }
 
@@ -264,6 +300,7 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
     let io = TokioIo::new(TrackedStream {
         inner: stream,
         state: state.clone(),
+        linger: None,
     });
     let service = {
         let state = state.clone();
@@ -295,10 +332,9 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
     } else {
         Phase::Serving
     };
-    // While a request runs there is no deadline: look again after this long.
-    let recheck = settings
-        .keep_alive_timeout
-        .min(settings.header_read_timeout);
+    // While a request runs there is no deadline: look again after this long (when a
+    // request ends, the idle deadline it starts is never sooner than this).
+    let recheck = settings.keep_alive_timeout;
     loop {
         let wake = match phase {
             Phase::Serving => state
@@ -317,6 +353,7 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
                 }
                 return;
             }
+            () = state.rearm.notified(), if matches!(phase, Phase::Serving) => {}
             changed = drain.changed(), if matches!(phase, Phase::Serving) => {
                 if changed.is_err() || *drain.borrow() {
                     phase = Phase::Lingering(Instant::now() + settings.linger);
