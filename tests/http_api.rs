@@ -31,6 +31,46 @@ async fn single_and_batch_predictions() {
 }
 
 #[tokio::test]
+async fn named_features_in_any_order_and_mixed_batches() {
+    let (app, _) = app(config());
+    let one = r#"{"features":{"petal_width_cm":2.3,"sepal_length_cm":6.7,"petal_length_cm":5.2,"sepal_width_cm":3.0}}"#;
+    let body = send(&app, post_json("/predict", one)).await.json();
+    assert_eq!(body["predictions"][0]["class"], "virginica", "{body}");
+    let batch = r#"{"instances":[[5.1,3.5,1.4,0.2],{"sepal_length_cm":5.9,"sepal_width_cm":2.8,"petal_length_cm":4.3,"petal_width_cm":1.3}]}"#;
+    let body = send(&app, post_json("/predict", batch)).await.json();
+    assert_eq!(body["predictions"][0]["class"], "setosa", "{body}");
+    assert_eq!(body["predictions"][1]["class"], "versicolor", "{body}");
+
+    for (request, code, named) in [
+        (
+            r#"{"features":{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4,"petal_colour":1}}"#,
+            "unknown_feature",
+            "petal_colour",
+        ),
+        (
+            r#"{"features":{"sepal_length_cm":5.1,"sepal_width_cm":3.5,"petal_length_cm":1.4}}"#,
+            "missing_feature",
+            "petal_width_cm",
+        ),
+        (
+            r#"{"instances":[[5.1,3.5,1.4,0.2],{"sepal_length_cm":5.1,"sepal_length_cm":5.1,"petal_length_cm":1.4,"petal_width_cm":0.2}]}"#,
+            "duplicate_feature",
+            "row 1",
+        ),
+    ] {
+        let reply = send(&app, post_json("/predict", request)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.text
+        );
+        assert_eq!(reply.error_code(), code);
+        assert!(reply.text.contains(named), "{}", reply.text);
+    }
+}
+
+#[tokio::test]
 async fn client_errors_have_the_documented_status_and_code() {
     let mut cfg = config();
     cfg.body_limit = 1024;

@@ -17,7 +17,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
@@ -39,6 +39,16 @@ pub async fn read_json<T: DeserializeOwned>(
     limits: BodyLimits,
 ) -> Result<T, ApiError> {
     check_content_type(headers)?;
+    let bytes = read_bytes(headers, body, limits).await?;
+    parse_json::<JsonObject<T>>(&bytes).map(|JsonObject(value)| value)
+}
+
+/// Reads the whole body within the limits, whatever its media type.
+pub async fn read_bytes(
+    headers: &HeaderMap,
+    body: Body,
+    limits: BodyLimits,
+) -> Result<Bytes, ApiError> {
     let too_large = ApiError::PayloadTooLarge {
         limit: limits.max_bytes,
     };
@@ -55,16 +65,15 @@ pub async fn read_json<T: DeserializeOwned>(
     )
     .await
     .map_err(|_| ApiError::BodyTimeout(limits.read_timeout))?;
-    let bytes = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<LengthLimitError>() => return Err(too_large),
-        Err(_) => return Err(ApiError::ClientClosed),
-    };
-    parse_json::<JsonObject<T>>(&bytes).map(|JsonObject(value)| value)
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large),
+        Err(_) => Err(ApiError::ClientClosed),
+    }
 }
 
 /// `application/json`, with or without parameters; nothing else.
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Err(ApiError::UnsupportedMediaType(
             "the content-type header is missing".to_owned(),

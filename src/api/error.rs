@@ -33,6 +33,16 @@ pub enum ApiError {
         expected: usize,
         got: usize,
     },
+    #[error("row {row} names feature {name:?}, which the model does not have (it has: {known})")]
+    UnknownFeature {
+        row: usize,
+        name: String,
+        known: String,
+    },
+    #[error("row {row} lacks feature {name:?}")]
+    MissingFeature { row: usize, name: String },
+    #[error("row {row} gives feature {name:?} twice")]
+    DuplicateFeature { row: usize, name: String },
     #[error("feature {column} of row {row} is not a finite 32-bit number")]
     NonFiniteFeature { row: usize, column: usize },
     #[error("a feature is not a finite 32-bit number: {0}")]
@@ -80,6 +90,9 @@ impl ApiError {
             ApiError::InvalidBody(_)
             | ApiError::AmbiguousInput
             | ApiError::WrongFeatureCount { .. }
+            | ApiError::UnknownFeature { .. }
+            | ApiError::MissingFeature { .. }
+            | ApiError::DuplicateFeature { .. }
             | ApiError::NonFiniteFeature { .. }
             | ApiError::NumberOutOfRange(_)
             | ApiError::EmptyBatch
@@ -103,6 +116,9 @@ impl ApiError {
             ApiError::InvalidBody(_) => "invalid_body",
             ApiError::AmbiguousInput => "ambiguous_input",
             ApiError::WrongFeatureCount { .. } => "wrong_feature_count",
+            ApiError::UnknownFeature { .. } => "unknown_feature",
+            ApiError::MissingFeature { .. } => "missing_feature",
+            ApiError::DuplicateFeature { .. } => "duplicate_feature",
             ApiError::NonFiniteFeature { .. } | ApiError::NumberOutOfRange(_) => {
                 "non_finite_feature"
             }

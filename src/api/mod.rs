@@ -13,6 +13,7 @@ pub mod error;
 pub mod faults;
 pub mod limits;
 pub mod predict;
+pub mod v2;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,7 +39,13 @@ use limits::Admission;
 use predict::ModelMetrics;
 
 /// Routes that are not recorded in the HTTP metrics unless asked to.
-pub const PROBE_ROUTES: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+pub const PROBE_ROUTES: [&str; 5] = [
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/v2/health/live",
+    "/v2/health/ready",
+];
 
 /// The knobs of the API (a subset of the `serve` configuration).
 #[derive(Debug, Clone)]
@@ -106,6 +113,7 @@ impl Default for Readiness {
 pub struct AppState {
     pub model: Arc<Model>,
     model_metrics: ModelMetrics,
+    features: predict::Features,
     telemetry: Telemetry,
     readiness: Readiness,
     inference: InferencePool,
@@ -127,6 +135,7 @@ pub fn router(
     let meter = telemetry.meter("model-server");
     let state = Arc::new(AppState {
         model_metrics: ModelMetrics::new(&meter, &model),
+        features: predict::Features::new(model.feature_names()),
         model,
         telemetry,
         readiness,
@@ -154,6 +163,7 @@ pub fn router(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(v2::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
@@ -181,6 +191,7 @@ async fn root(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
             {"method": "GET", "path": "/healthz", "description": "liveness"},
             {"method": "GET", "path": "/readyz", "description": "readiness: model loaded and not draining"},
             {"method": "GET", "path": "/metrics", "description": "Prometheus metrics"},
+            {"method": "POST", "path": "/v2/models/{name}/infer", "description": "Open Inference Protocol (KServe V2) inference; also GET /v2, /v2/health/{live,ready}, /v2/models/{name}[/ready]"},
         ],
     }))
 }

@@ -1,6 +1,7 @@
 //! `POST /predict`: request and response types, validation, and the model metrics
 //! (`predictions_total{class}`, `inference_duration_seconds`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,9 +29,111 @@ pub const INFERENCE_BUCKETS: [f64; 16] = [
 #[serde(deny_unknown_fields)]
 pub struct PredictRequest {
     /// One row.
-    pub features: Option<Vec<f64>>,
+    pub features: Option<Row>,
     /// A batch of rows.
-    pub instances: Option<Vec<Vec<f64>>>,
+    pub instances: Option<Vec<Row>>,
+}
+
+/// One row of features: values in the model's feature order, or by feature name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Row {
+    Positional(Vec<f64>),
+    Named(Vec<(String, f64)>),
+}
+
+impl<'de> Deserialize<'de> for Row {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RowVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for RowVisitor {
+            type Value = Row;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of numbers or an object of feature name to number")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Row, A::Error> {
+                let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(8));
+                while let Some(v) = seq.next_element::<f64>()? {
+                    values.push(v);
+                }
+                Ok(Row::Positional(values))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
+                let mut values = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(entry) = map.next_entry::<String, f64>()? {
+                    values.push(entry);
+                }
+                Ok(Row::Named(values))
+            }
+        }
+
+        deserializer.deserialize_any(RowVisitor)
+    }
+}
+
+/// The model's features by position and by name, built once.
+#[derive(Debug)]
+pub struct Features {
+    names: Vec<String>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Features {
+    pub fn new(names: &[String]) -> Self {
+        Features {
+            names: names.to_vec(),
+            by_name: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The index of a feature by name.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Orders a named row by the model's features.
+    fn order(&self, r: usize, named: Vec<(String, f64)>) -> Result<Vec<f64>, ApiError> {
+        let mut row = vec![f64::NAN; self.names.len()];
+        let mut seen = vec![false; self.names.len()];
+        for (name, value) in named {
+            let Some(i) = self.index(&name) else {
+                return Err(ApiError::UnknownFeature {
+                    row: r,
+                    name,
+                    known: self.names.join(", "),
+                });
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(ApiError::DuplicateFeature { row: r, name });
+            }
+            row[i] = value;
+        }
+        match seen.iter().position(|seen| !seen) {
+            Some(i) => Err(ApiError::MissingFeature {
+                row: r,
+                name: self.names[i].clone(),
+            }),
+            None => Ok(row),
+        }
+    }
 }
 
 /// Which model answered.
@@ -107,9 +210,10 @@ impl ModelMetrics {
 /// Checks shape and values, returning the rows as the model's `f32`.
 pub fn validate(
     request: PredictRequest,
-    n_features: usize,
+    features: &Features,
     max_batch: usize,
 ) -> Result<Vec<Vec<f32>>, ApiError> {
+    let n_features = features.len();
     let rows = match (request.features, request.instances) {
         (Some(_), Some(_)) => return Err(ApiError::AmbiguousInput),
         (Some(row), None) => vec![row],
@@ -132,6 +236,10 @@ pub fn validate(
     rows.into_iter()
         .enumerate()
         .map(|(r, row)| {
+            let row = match row {
+                Row::Positional(values) => values,
+                Row::Named(named) => features.order(r, named)?,
+            };
             if row.len() != n_features {
                 return Err(ApiError::WrongFeatureCount {
                     row: r,
@@ -166,6 +274,33 @@ pub fn run(
     Ok(predictions)
 }
 
+/// Admission, then within the request timeout: the injected delay, if any, and the
+/// model on the inference pool. Shared by `/predict` and the V2 `infer`.
+pub async fn predict_rows(
+    state: &Arc<AppState>,
+    rows: Vec<Vec<f32>>,
+    fault: Option<faults::Fault>,
+) -> Result<Vec<Prediction>, ApiError> {
+    let _slot = state.admission.admit()?;
+    limits::within(state.request_timeout, async {
+        if let Some(fault) = fault {
+            fault.delay().await;
+        }
+        let job_state = state.clone();
+        state
+            .inference
+            .run(move || run(&job_state.model, &job_state.model_metrics, &rows))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|predicted| predicted.map_err(|e| e.to_string()))
+            .map_err(|error| {
+                tracing::error!(%error, "prediction failed");
+                ApiError::Internal
+            })
+    })
+    .await
+}
+
 /// `POST /predict`: fault (if enabled) → body → validation → admission →
 /// within the timeout: injected delay, then the model on the inference pool.
 pub async fn handler(
@@ -182,27 +317,8 @@ pub async fn handler(
         fault.fail_early()?;
     }
     let request: PredictRequest = body::read_json(&headers, body, state.body_limits).await?;
-    let rows = validate(request, state.model.n_features(), state.max_batch)?;
-    let _slot = state.admission.admit()?;
-    let predictions = limits::within(state.request_timeout, async {
-        if let Some(fault) = fault {
-            fault.delay().await;
-        }
-        let job_state = state.clone();
-        state
-            .inference
-            .run(move || run(&job_state.model, &job_state.model_metrics, &rows))
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "prediction failed");
-                ApiError::Internal
-            })?
-            .map_err(|e| {
-                tracing::error!(error = %e, "prediction failed");
-                ApiError::Internal
-            })
-    })
-    .await?;
+    let rows = validate(request, &state.features, state.max_batch)?;
+    let predictions = predict_rows(&state, rows, fault).await?;
     Ok(Json(PredictResponse {
         predictions,
         model: ModelRef {
@@ -219,16 +335,71 @@ mod tests {
 
     fn req(features: Option<Vec<f64>>, instances: Option<Vec<Vec<f64>>>) -> PredictRequest {
         PredictRequest {
-            features,
-            instances,
+            features: features.map(Row::Positional),
+            instances: instances.map(|rows| rows.into_iter().map(Row::Positional).collect()),
         }
+    }
+
+    fn iris() -> Features {
+        Features::new(&["a", "b", "c", "d"].map(String::from))
+    }
+
+    fn named(pairs: &[(&str, f64)]) -> Row {
+        Row::Named(pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
+    }
+
+    #[test]
+    fn named_rows_are_ordered_by_the_model_and_bad_names_are_named() {
+        let one = |row| {
+            validate(
+                PredictRequest {
+                    features: Some(row),
+                    instances: None,
+                },
+                &iris(),
+                8,
+            )
+        };
+        let ok = one(named(&[("d", 4.0), ("b", 2.0), ("a", 1.0), ("c", 3.0)])).unwrap();
+        assert_eq!(ok, vec![vec![1.0f32, 2.0, 3.0, 4.0]]);
+        let err = one(named(&[("a", 1.0), ("b", 2.0), ("c", 3.0), ("e", 4.0)])).unwrap_err();
+        assert!(
+            matches!(&err, ApiError::UnknownFeature { name, .. } if name == "e"),
+            "{err}"
+        );
+        let err = one(named(&[("a", 1.0), ("b", 2.0), ("c", 3.0)])).unwrap_err();
+        assert!(
+            matches!(&err, ApiError::MissingFeature { name, .. } if name == "d"),
+            "{err}"
+        );
+        let err = one(named(&[("a", 1.0), ("a", 2.0), ("c", 3.0), ("d", 4.0)])).unwrap_err();
+        assert!(
+            matches!(&err, ApiError::DuplicateFeature { name, .. } if name == "a"),
+            "{err}"
+        );
+        let parsed: PredictRequest = serde_json::from_str(
+            r#"{"instances": [[1, 2, 3, 4], {"a": 1, "b": 2, "c": 3, "d": 4}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            validate(parsed, &iris(), 8).unwrap(),
+            vec![vec![1.0f32, 2.0, 3.0, 4.0]; 2]
+        );
+    }
+
+    fn validate_4(
+        request: PredictRequest,
+        _n: usize,
+        max_batch: usize,
+    ) -> Result<Vec<Vec<f32>>, ApiError> {
+        validate(request, &iris(), max_batch)
     }
 
     #[test]
     fn validation_names_the_offending_row_and_column() {
-        let ok = validate(req(Some(vec![1.0, 2.0, 3.0, 4.0]), None), 4, 8).unwrap();
+        let ok = validate_4(req(Some(vec![1.0, 2.0, 3.0, 4.0]), None), 4, 8).unwrap();
         assert_eq!(ok, vec![vec![1.0f32, 2.0, 3.0, 4.0]]);
-        let err = validate(
+        let err = validate_4(
             req(None, Some(vec![vec![1.0; 4], vec![1.0, 2.0, 1e300, 4.0]])),
             4,
             8,
@@ -238,7 +409,7 @@ mod tests {
             err,
             ApiError::NonFiniteFeature { row: 1, column: 2 }
         ));
-        let err = validate(req(None, Some(vec![vec![1.0; 4], vec![1.0; 3]])), 4, 8).unwrap_err();
+        let err = validate_4(req(None, Some(vec![vec![1.0; 4], vec![1.0; 3]])), 4, 8).unwrap_err();
         assert!(matches!(
             err,
             ApiError::WrongFeatureCount {
@@ -248,19 +419,19 @@ mod tests {
             }
         ));
         assert!(matches!(
-            validate(req(None, Some(vec![])), 4, 8),
+            validate_4(req(None, Some(vec![])), 4, 8),
             Err(ApiError::EmptyBatch)
         ));
         assert!(matches!(
-            validate(req(None, Some(vec![vec![1.0; 4]; 9])), 4, 8),
+            validate_4(req(None, Some(vec![vec![1.0; 4]; 9])), 4, 8),
             Err(ApiError::BatchTooLarge { max: 8, got: 9 })
         ));
         assert!(matches!(
-            validate(req(Some(vec![1.0; 4]), Some(vec![vec![1.0; 4]])), 4, 8),
+            validate_4(req(Some(vec![1.0; 4]), Some(vec![vec![1.0; 4]])), 4, 8),
             Err(ApiError::AmbiguousInput)
         ));
         assert!(matches!(
-            validate(req(None, None), 4, 8),
+            validate_4(req(None, None), 4, 8),
             Err(ApiError::InvalidBody(_))
         ));
     }
