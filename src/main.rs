@@ -155,7 +155,10 @@ fn run_serve(config: ServeConfig) -> anyhow::Result<()> {
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let source = match &config.model {
-        Some(path) => ModelSource::File(path.clone()),
+        Some(path) => ModelSource::File {
+            path: path.clone(),
+            max_size: config.max_model_size,
+        },
         None => ModelSource::Embedded,
     };
     let started = Instant::now();
