@@ -101,6 +101,11 @@ pub struct ServeConfig {
     /// Log output format.
     #[arg(long, env = "MODEL_SERVER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+
+    /// Largest --model file read, e.g. 256MiB; a larger file (or one that is not a
+    /// regular file) stops start-up with an error instead of being read.
+    #[arg(long, env = "MODEL_SERVER_MAX_MODEL_SIZE", default_value = "256MiB", value_parser = parse_bytes)]
+    pub max_model_size: usize,
 }
 
 impl ServeConfig {
@@ -124,6 +129,7 @@ impl ServeConfig {
             no_http_metrics: false,
             log_level: "info".to_owned(),
             log_format: LogFormat::Pretty,
+            max_model_size: crate::model::artifact::DEFAULT_MAX_SIZE,
         }
     }
 }

@@ -172,7 +172,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
     let source = match &config.model {
-        Some(path) => ModelSource::File(path.clone()),
+        Some(path) => ModelSource::File {
+            path: path.clone(),
+            max_size: config.max_model_size,
+        },
         None => ModelSource::Embedded,
     };
     let started = Instant::now();

@@ -1,31 +1,44 @@
 //! The versioned model artifact written by `model-server train` and read by `serve --model`.
 //!
-//! Layout (JSON):
+//! Layout (JSON, format version 2):
 //! ```json
-//! {"format": "model-server.iris-classifier", "format_version": 1,
-//!  "checksum": "sha256:<hex of the compact JSON of body>",
+//! {"format": "model-server.iris-classifier", "format_version": 2,
+//!  "checksum": "sha256:<hex of the body's bytes exactly as they are in the file>",
 //!  "body": {"name", "version", "algorithm", "feature_names", "class_names", "training", "classifier"}}
 //! ```
-//! `version` is derived from the classifier's parameters, so two artifacts with the
-//! same version predict the same. Every way a file can be wrong is an
-//! [`ArtifactError`] that names the file; loading never panics.
+//! The checksum covers every byte of `body` as written, so any edit (an added field, a digit
+//! that would parse to the same float) shows; it detects corruption, it is not a signature.
+//! `version` is derived from what predictions depend on (feature names, class names and the
+//! classifier's parameters) and checked at load, so two artifacts with the same version
+//! predict the same. The classifier's structure is checked ([`super::validate`]) before
+//! smartcore sees it. Every way a file can be wrong is an [`ArtifactError`] that names the
+//! file; loading never panics.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use super::validate::{self, CheckError, StructureError};
 use super::{Algorithm, Classifier, Model};
 
 /// The `format` tag every artifact carries.
 pub const FORMAT: &str = "model-server.iris-classifier";
-/// The artifact layout this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The artifact layout this build reads and writes. Version 1 checksummed a re-serialization
+/// of the body and did not tie `version` to the class names; those files must be retrained.
+pub const FORMAT_VERSION: u64 = 2;
+/// Largest model file `serve` reads unless told otherwise (`--max-model-size`).
+/// The default 100-tree forest is about 0.6 MB.
+pub const DEFAULT_MAX_SIZE: usize = 256 << 20;
 
 /// How the model was trained, kept for people reading the artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainingInfo {
     pub data_set: String,
     pub seed: u64,
@@ -35,51 +48,98 @@ pub struct TrainingInfo {
     pub smartcore_version: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Body {
+#[derive(Serialize)]
+struct BodyOut<'a> {
+    name: &'a str,
+    version: &'a str,
+    algorithm: Algorithm,
+    feature_names: &'a [String],
+    class_names: &'a [String],
+    training: &'a TrainingInfo,
+    classifier: &'a Classifier,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BodyIn<'a> {
     name: String,
     version: String,
     algorithm: Algorithm,
     feature_names: Vec<String>,
     class_names: Vec<String>,
     training: TrainingInfo,
-    classifier: Classifier,
+    #[serde(borrow)]
+    classifier: &'a RawValue,
 }
 
 #[derive(Serialize)]
 struct EnvelopeOut<'a> {
     format: &'static str,
-    format_version: u32,
+    format_version: u64,
     checksum: &'a str,
-    body: &'a Body,
+    body: &'a RawValue,
 }
 
+/// The envelope with the body kept as its exact bytes, for the checksum.
 #[derive(Deserialize)]
-struct EnvelopeIn {
+#[serde(deny_unknown_fields)]
+struct RawEnvelope<'a> {
+    #[allow(dead_code)]
+    format: IgnoredAny,
+    #[allow(dead_code)]
+    format_version: IgnoredAny,
     checksum: String,
-    body: Body,
+    #[serde(borrow)]
+    body: &'a RawValue,
+}
+
+/// The envelope with the body parsed (but the classifier still raw), so schema errors
+/// carry line and column in the file.
+#[derive(Deserialize)]
+struct TypedEnvelope<'a> {
+    #[serde(borrow)]
+    body: BodyIn<'a>,
 }
 
 /// Just enough of the envelope to tell what a file claims to be.
 #[derive(Deserialize)]
 struct Probe {
-    format: Option<String>,
-    format_version: Option<u32>,
+    format: Option<serde_json::Value>,
+    format_version: Option<serde_json::Value>,
 }
 
 /// Why an artifact could not be written or loaded. Every variant names the file.
+///
+/// Causes (OS and JSON errors) are [`std::error::Error::source`]s, not part of the message:
+/// print with `{:#}` (anyhow) or walk the chain to see them once.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
-    #[error("cannot read model file {path}: {source}")]
+    #[error("cannot read model file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write model file {path}: {source}")]
+    #[error("cannot write model file {path}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("model file {path} is {kind}, not a regular file")]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+    #[error(
+        "model file {path} is {size} bytes, over the limit of {max} bytes \
+         (raise it with --max-model-size)"
+    )]
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        max: usize,
+    },
+    #[error(
+        "model file {path} grew past the limit of {max} bytes while it was read \
+         (raise it with --max-model-size)"
+    )]
+    GrewPastLimit { path: PathBuf, max: usize },
     #[error("model file {path} is empty")]
     Empty { path: PathBuf },
     #[error("model file {path} is truncated: the JSON ends early (line {line}, column {column})")]
@@ -88,30 +148,59 @@ pub enum ArtifactError {
         line: usize,
         column: usize,
     },
-    #[error("model file {path} is not valid JSON: {source}")]
+    #[error("model file {path} is not valid JSON")]
     NotJson {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("model file {path} is not a model-server artifact (format is {found:?}, expected {FORMAT:?})")]
-    WrongFormat {
-        path: PathBuf,
-        found: Option<String>,
-    },
+    #[error(
+        "model file {path} is not a model-server artifact: {found} (expected format {FORMAT:?})"
+    )]
+    WrongFormat { path: PathBuf, found: String },
     #[error(
         "model file {path} has format version {found}, this build reads version {FORMAT_VERSION}; \
-         retrain it with `model-server train`"
+         retrain it with `model-server train --out {path}`"
     )]
-    UnsupportedVersion { path: PathBuf, found: u32 },
-    #[error("model file {path} does not match the artifact schema: {source}")]
+    UnsupportedVersion { path: PathBuf, found: u64 },
+    #[error(
+        "model file {path} has \"format_version\": {found}, which is not a whole number; \
+         this build reads format_version {FORMAT_VERSION}"
+    )]
+    BadFormatVersion { path: PathBuf, found: String },
+    #[error(
+        "model file {path} has no format_version; this build reads format_version {FORMAT_VERSION}"
+    )]
+    MissingFormatVersion { path: PathBuf },
+    #[error("model file {path} does not match the artifact schema")]
     Schema {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("model file {path} is corrupt: its checksum is {expected} but its content hashes to {actual}")]
+    #[error(
+        "model file {path} is corrupt: its checksum is {expected} but its body hashes to {actual}"
+    )]
     ChecksumMismatch {
         path: PathBuf,
         expected: String,
+        actual: String,
+    },
+    #[error("model file {path}: body.classifier does not match smartcore's fitted-model schema")]
+    ClassifierSchema {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("model file {path} holds an unsound fitted model")]
+    Structure {
+        path: PathBuf,
+        source: StructureError,
+    },
+    #[error(
+        "model file {path} says version {claimed}, but its fitted model has version {actual}: \
+         the file was edited after `model-server train` wrote it"
+    )]
+    VersionMismatch {
+        path: PathBuf,
+        claimed: String,
         actual: String,
     },
     #[error("model file {path} is inconsistent: {reason}")]
@@ -122,7 +211,14 @@ pub enum ArtifactError {
 #[derive(Debug)]
 pub struct Artifact {
     checksum: String,
-    body: Body,
+    /// The body exactly as written (and checksummed).
+    body_json: String,
+    name: String,
+    version: String,
+    feature_names: Vec<String>,
+    class_names: Vec<String>,
+    training: TrainingInfo,
+    classifier: Classifier,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -130,12 +226,92 @@ fn sha256_hex(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).expect("artifact types serialize to JSON infallibly")
+/// The checksum of a body: SHA-256 of its exact bytes.
+pub fn checksum_of(body_json: &str) -> String {
+    format!("sha256:{}", sha256_hex(body_json.as_bytes()))
 }
 
-fn checksum_of(body: &Body) -> String {
-    format!("sha256:{}", sha256_hex(&to_json(body)))
+/// The version of a fitted model: the first 12 hex digits of the SHA-256 of the compact JSON
+/// of everything a prediction depends on. Computed from parsed values, so it names the model,
+/// not how its file is formatted (the checksum covers the formatting).
+pub fn version_of(
+    feature_names: &[String],
+    class_names: &[String],
+    classifier: &Classifier,
+) -> String {
+    let json = serde_json::to_vec(&(feature_names, class_names, classifier))
+        .expect("artifact types serialize to JSON infallibly");
+    sha256_hex(&json)[..12].to_owned()
+}
+
+/// Short JSON text of a value for an error message.
+fn short(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(60) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
+fn file_kind(file_type: fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    }
+}
+
+/// Reads a regular file of at most `max` bytes. The type and size are checked with `stat`
+/// before opening (a FIFO would block `open`, a device would never end), and again on the
+/// opened file, which is opened non-blocking in case the path was swapped in between; the
+/// read stops after `max + 1` bytes in case the file grows.
+fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>, ArtifactError> {
+    let read_err = |source| ArtifactError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let check = |meta: fs::Metadata| {
+        if !meta.file_type().is_file() {
+            return Err(ArtifactError::NotRegularFile {
+                path: path.to_owned(),
+                kind: file_kind(meta.file_type()),
+            });
+        }
+        if meta.len() > max as u64 {
+            return Err(ArtifactError::TooLarge {
+                path: path.to_owned(),
+                size: meta.len(),
+                max,
+            });
+        }
+        Ok(meta.len())
+    };
+    check(fs::metadata(path).map_err(read_err)?)?;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(read_err)?;
+    let len = check(file.metadata().map_err(read_err)?)?;
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    file.take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() > max {
+        return Err(ArtifactError::GrewPastLimit {
+            path: path.to_owned(),
+            max,
+        });
+    }
+    Ok(bytes)
 }
 
 impl Artifact {
@@ -147,24 +323,34 @@ impl Artifact {
         training: TrainingInfo,
         classifier: Classifier,
     ) -> Self {
-        let version = sha256_hex(&to_json(&classifier))[..12].to_owned();
-        let body = Body {
+        let version = version_of(&feature_names, &class_names, &classifier);
+        let pretty = serde_json::to_string_pretty(&BodyOut {
+            name: &name,
+            version: &version,
+            algorithm: classifier.algorithm(),
+            feature_names: &feature_names,
+            class_names: &class_names,
+            training: &training,
+            classifier: &classifier,
+        })
+        .expect("artifact types serialize to JSON infallibly");
+        // Indented one level to sit inside the envelope; JSON strings hold no raw newlines,
+        // so this only touches whitespace between tokens.
+        let body_json = pretty.replace('\n', "\n  ");
+        Artifact {
+            checksum: checksum_of(&body_json),
+            body_json,
             name,
             version,
-            algorithm: classifier.algorithm(),
             feature_names,
             class_names,
             training,
             classifier,
-        };
-        Artifact {
-            checksum: checksum_of(&body),
-            body,
         }
     }
 
     pub fn version(&self) -> &str {
-        &self.body.version
+        &self.version
     }
 
     pub fn checksum(&self) -> &str {
@@ -172,16 +358,18 @@ impl Artifact {
     }
 
     pub fn training(&self) -> &TrainingInfo {
-        &self.body.training
+        &self.training
     }
 
-    /// Serializes the artifact (pretty JSON, the body's checksum included).
+    /// Serializes the artifact: pretty JSON with the body's exact checksummed bytes inside.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let body: &RawValue = serde_json::from_str(&self.body_json)
+            .expect("the body was written or read as one JSON value");
         let mut bytes = serde_json::to_vec_pretty(&EnvelopeOut {
             format: FORMAT,
             format_version: FORMAT_VERSION,
             checksum: &self.checksum,
-            body: &self.body,
+            body,
         })
         .expect("artifact types serialize to JSON infallibly");
         bytes.push(b'\n');
@@ -222,12 +410,10 @@ impl Artifact {
         result.map_err(write_err)
     }
 
-    /// Reads and verifies an artifact file.
-    pub fn load(path: &Path) -> Result<Self, ArtifactError> {
-        let bytes = fs::read(path).map_err(|source| ArtifactError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+    /// Reads and verifies an artifact file of at most `max_size` bytes
+    /// ([`DEFAULT_MAX_SIZE`] unless configured).
+    pub fn load(path: &Path, max_size: usize) -> Result<Self, ArtifactError> {
+        let bytes = read_capped(path, max_size)?;
         Self::from_bytes(path, &bytes)
     }
 
@@ -237,7 +423,7 @@ impl Artifact {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ArtifactError::Empty { path });
         }
-        let probe: Probe = serde_json::from_slice(bytes).map_err(|source| {
+        let json_error = |source: serde_json::Error| {
             if source.is_eof() {
                 ArtifactError::Truncated {
                     path: path.clone(),
@@ -245,10 +431,9 @@ impl Artifact {
                     column: source.column(),
                 }
             } else if source.is_data() {
-                // Valid JSON, but not an object with our tag fields.
-                ArtifactError::WrongFormat {
+                ArtifactError::Schema {
                     path: path.clone(),
-                    found: None,
+                    source,
                 }
             } else {
                 ArtifactError::NotJson {
@@ -256,68 +441,125 @@ impl Artifact {
                     source,
                 }
             }
-        })?;
-        if probe.format.as_deref() != Some(FORMAT) {
+        };
+        // serde would also read a struct from an array: only an object is an artifact.
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            serde_json::from_slice::<IgnoredAny>(bytes).map_err(json_error)?;
             return Err(ArtifactError::WrongFormat {
                 path,
-                found: probe.format,
+                found: "the JSON is not an object".to_owned(),
             });
         }
-        match probe.format_version {
-            Some(FORMAT_VERSION) => {}
-            Some(found) => return Err(ArtifactError::UnsupportedVersion { path, found }),
-            None => {
-                return Err(ArtifactError::Inconsistent {
+        let probe: Probe = serde_json::from_slice(bytes).map_err(json_error)?;
+        match &probe.format {
+            Some(serde_json::Value::String(f)) if f == FORMAT => {}
+            Some(other) => {
+                return Err(ArtifactError::WrongFormat {
                     path,
-                    reason: "format_version is missing".to_owned(),
+                    found: format!("its format is {}", short(other)),
+                })
+            }
+            None => {
+                return Err(ArtifactError::WrongFormat {
+                    path,
+                    found: "it has no \"format\" field".to_owned(),
                 })
             }
         }
-        let envelope: EnvelopeIn =
-            serde_json::from_slice(bytes).map_err(|source| ArtifactError::Schema {
-                path: path.clone(),
-                source,
-            })?;
-        let actual = checksum_of(&envelope.body);
-        if actual != envelope.checksum {
+        match &probe.format_version {
+            None => return Err(ArtifactError::MissingFormatVersion { path }),
+            Some(v) => match v.as_u64() {
+                Some(FORMAT_VERSION) => {}
+                Some(found) => return Err(ArtifactError::UnsupportedVersion { path, found }),
+                None => {
+                    return Err(ArtifactError::BadFormatVersion {
+                        path,
+                        found: short(v),
+                    })
+                }
+            },
+        }
+
+        let schema = |source| ArtifactError::Schema {
+            path: path.clone(),
+            source,
+        };
+        let raw: RawEnvelope = serde_json::from_slice(bytes).map_err(schema)?;
+        let actual = checksum_of(raw.body.get());
+        if actual != raw.checksum {
             return Err(ArtifactError::ChecksumMismatch {
                 path,
-                expected: envelope.checksum,
+                expected: raw.checksum,
                 actual,
             });
         }
-        let body = envelope.body;
-        let inconsistent = |reason: String| ArtifactError::Inconsistent {
+        let body = serde_json::from_slice::<TypedEnvelope>(bytes)
+            .map_err(schema)?
+            .body;
+
+        let inconsistent = |reason: &str| ArtifactError::Inconsistent {
             path: path.clone(),
-            reason,
+            reason: reason.to_owned(),
         };
-        if body.algorithm != body.classifier.algorithm() {
-            return Err(inconsistent(format!(
-                "algorithm says {} but the classifier is a {}",
-                body.algorithm,
-                body.classifier.algorithm()
-            )));
-        }
         if body.feature_names.is_empty() || body.class_names.is_empty() {
             return Err(inconsistent(
-                "feature_names and class_names must not be empty".to_owned(),
+                "feature_names and class_names must not be empty",
             ));
         }
+        let classifier_schema = |source| ArtifactError::ClassifierSchema {
+            path: path.clone(),
+            source,
+        };
+        validate::check(
+            body.classifier.get(),
+            body.feature_names.len(),
+            body.class_names.len(),
+        )
+        .map_err(|e| match e {
+            CheckError::Schema(source) => classifier_schema(source),
+            CheckError::Structure(source) => ArtifactError::Structure {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        // Only now that its structure is known to be sound does smartcore get the classifier.
+        let classifier: Classifier =
+            serde_json::from_str(body.classifier.get()).map_err(classifier_schema)?;
+        if body.algorithm != classifier.algorithm() {
+            return Err(inconsistent(&format!(
+                "algorithm says {} but the classifier is a {}",
+                body.algorithm,
+                classifier.algorithm()
+            )));
+        }
+        let version = version_of(&body.feature_names, &body.class_names, &classifier);
+        if version != body.version {
+            return Err(ArtifactError::VersionMismatch {
+                path,
+                claimed: body.version,
+                actual: version,
+            });
+        }
         Ok(Artifact {
-            checksum: envelope.checksum,
-            body,
+            checksum: raw.checksum,
+            body_json: raw.body.get().to_owned(),
+            name: body.name,
+            version,
+            feature_names: body.feature_names,
+            class_names: body.class_names,
+            training: body.training,
+            classifier,
         })
     }
 
     /// Turns the artifact into a servable [`Model`].
     pub fn into_model(self) -> Model {
-        let b = self.body;
         Model::new(
-            b.name,
-            b.version,
-            b.feature_names,
-            b.class_names,
-            b.classifier,
+            self.name,
+            self.version,
+            self.feature_names,
+            self.class_names,
+            self.classifier,
         )
     }
 }
@@ -339,6 +581,30 @@ mod tests {
         Artifact::from_bytes(Path::new("m.json"), bytes)
     }
 
+    /// The message as `main` prints it (anyhow's `{:#}`): each cause once, on one line.
+    fn chain(err: &ArtifactError) -> String {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            text = format!("{text}: {cause}");
+            source = cause.source();
+        }
+        text
+    }
+
+    /// A file whose body was replaced, with the checksum recomputed as a forger would.
+    fn resealed(body: &str) -> Vec<u8> {
+        format!(
+            r#"{{"format":"{FORMAT}","format_version":{FORMAT_VERSION},"checksum":"{}","body":{body}}}"#,
+            checksum_of(body)
+        )
+        .into_bytes()
+    }
+
+    fn body_of(artifact: &Artifact) -> serde_json::Value {
+        serde_json::from_str(&artifact.body_json).unwrap()
+    }
+
     #[test]
     fn round_trips_through_a_file_and_predicts_the_same() {
         let dir = tempfile::tempdir().unwrap();
@@ -350,10 +616,12 @@ mod tests {
         ] {
             let original = trained(algorithm);
             original.save(&path).unwrap();
-            let loaded = Artifact::load(&path).unwrap();
+            let loaded = Artifact::load(&path, DEFAULT_MAX_SIZE).unwrap();
             assert_eq!(loaded.checksum(), original.checksum());
             assert_eq!(loaded.version(), original.version());
             assert_eq!(loaded.training(), original.training());
+            // Written back byte for byte: the body is kept as read.
+            assert!(loaded.to_bytes() == std::fs::read(&path).unwrap());
             let rows = vec![
                 vec![5.1, 3.5, 1.4, 0.2],
                 vec![6.0, 2.7, 5.1, 1.6],
@@ -368,29 +636,93 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
-    /// The checksum is recomputed from the parsed body, so every float must
-    /// survive text and back exactly (serde_json's `float_roundtrip`).
     #[test]
-    fn body_json_round_trips_byte_for_byte() {
-        for algorithm in [
-            Algorithm::RandomForest,
-            Algorithm::LogisticRegression,
-            Algorithm::DecisionTree,
-        ] {
-            let first = to_json(&trained(algorithm).body);
-            let parsed: Body = serde_json::from_slice(&first).unwrap();
-            assert!(
-                first == to_json(&parsed),
-                "{algorithm} body changed on a round trip"
-            );
-        }
+    fn the_version_names_the_fitted_model_and_its_classes() {
+        let forest = trained(Algorithm::RandomForest);
+        let lr = trained(Algorithm::LogisticRegression);
+        assert_ne!(forest.version(), lr.version());
+        let mut names = forest.class_names.clone();
+        names.swap(0, 2);
+        assert_ne!(
+            version_of(&forest.feature_names, &names, &forest.classifier),
+            forest.version()
+        );
     }
 
     #[test]
-    fn missing_file_names_the_path() {
-        let err = Artifact::load(Path::new("/nonexistent/model.json")).unwrap_err();
+    fn missing_file_names_the_path_and_the_os_error_once() {
+        let err =
+            Artifact::load(Path::new("/nonexistent/model.json"), DEFAULT_MAX_SIZE).unwrap_err();
         assert!(matches!(err, ArtifactError::Read { .. }));
-        assert!(err.to_string().contains("/nonexistent/model.json"), "{err}");
+        let text = chain(&err);
+        assert!(text.contains("/nonexistent/model.json"), "{text}");
+        assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn only_regular_files_within_the_cap_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Artifact::load(dir.path(), DEFAULT_MAX_SIZE).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ArtifactError::NotRegularFile {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        // No writer: a blocking open() would hang here.
+        let err = Artifact::load(&fifo, DEFAULT_MAX_SIZE).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ArtifactError::NotRegularFile {
+                    kind: "a FIFO (named pipe)",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let err = Artifact::load(Path::new("/dev/zero"), DEFAULT_MAX_SIZE).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ArtifactError::NotRegularFile {
+                    kind: "a character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        // Sparse: 1 TiB on paper, nothing on disk; refused from its size alone.
+        let huge = dir.path().join("huge.json");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(1 << 40)
+            .unwrap();
+        let err = Artifact::load(&huge, DEFAULT_MAX_SIZE).unwrap_err();
+        assert!(
+            matches!(err, ArtifactError::TooLarge { size, .. } if size == 1 << 40),
+            "{err}"
+        );
+
+        // The cap is inclusive.
+        let small = dir.path().join("small.json");
+        std::fs::write(&small, trained(Algorithm::LogisticRegression).to_bytes()).unwrap();
+        let len = std::fs::metadata(&small).unwrap().len() as usize;
+        assert!(Artifact::load(&small, len).is_ok());
+        assert!(matches!(
+            Artifact::load(&small, len - 1),
+            Err(ArtifactError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -415,7 +747,7 @@ mod tests {
             load(br#"{"format": "something-else", "format_version": 1}"#),
             Err(ArtifactError::WrongFormat { .. })
         ));
-        let future = text.replacen("\"format_version\": 1", "\"format_version\": 99", 1);
+        let future = text.replacen("\"format_version\": 2", "\"format_version\": 99", 1);
         assert!(matches!(
             load(future.as_bytes()),
             Err(ArtifactError::UnsupportedVersion { found: 99, .. })
@@ -435,5 +767,124 @@ mod tests {
         for err in [load(b"").unwrap_err(), load(future.as_bytes()).unwrap_err()] {
             assert!(err.to_string().contains("m.json"), "{err}");
         }
+    }
+
+    #[test]
+    fn format_version_that_is_not_a_number_is_named() {
+        let text = String::from_utf8(trained(Algorithm::LogisticRegression).to_bytes()).unwrap();
+        let stringly = text.replacen("\"format_version\": 2", "\"format_version\": \"1\"", 1);
+        let err = load(stringly.as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, ArtifactError::BadFormatVersion { .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(r#""format_version": "1""#),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("None"), "{err}");
+        let missing = text.replacen("\"format_version\": 2,", "", 1);
+        assert!(matches!(
+            load(missing.as_bytes()),
+            Err(ArtifactError::MissingFormatVersion { .. })
+        ));
+        let old = text.replacen("\"format_version\": 2", "\"format_version\": 1", 1);
+        let err = load(old.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("model-server train"), "{err}");
+    }
+
+    /// The checksum is over the body's bytes as written, not over what they parse to.
+    #[test]
+    fn any_edit_to_the_body_bytes_breaks_the_checksum() {
+        let text = String::from_utf8(trained(Algorithm::LogisticRegression).to_bytes()).unwrap();
+        let edits = [
+            // An extra digit that parses to the same f32.
+            text.replacen("4.5495753", "4.54957530000000001", 1),
+            // A field added inside the body.
+            text.replacen("\"name\": \"iris\"", "\"name\": \"iris\", \"extra\": 1", 1),
+            // Whitespace only.
+            text.replacen("\"name\": \"iris\"", "\"name\":  \"iris\"", 1),
+        ];
+        for edited in edits {
+            assert_ne!(edited, text);
+            let err = load(edited.as_bytes()).unwrap_err();
+            assert!(
+                matches!(err, ArtifactError::ChecksumMismatch { .. }),
+                "{}",
+                chain(&err)
+            );
+        }
+    }
+
+    /// Forged files carry a recomputed checksum; what is in them must still hold.
+    #[test]
+    fn forged_bodies_with_a_valid_checksum_are_refused() {
+        let lr = trained(Algorithm::LogisticRegression);
+        let tree = trained(Algorithm::DecisionTree);
+        let forest = trained(Algorithm::RandomForest);
+
+        // Unchanged but resealed (compact): loads.
+        assert!(load(&resealed(&body_of(&lr).to_string())).is_ok());
+
+        let mut b = body_of(&lr);
+        b["version"] = forest.version().into();
+        let err = load(&resealed(&b.to_string())).unwrap_err();
+        assert!(
+            matches!(err, ArtifactError::VersionMismatch { .. }),
+            "{}",
+            chain(&err)
+        );
+
+        let mut b = body_of(&forest);
+        b["class_names"] = serde_json::json!(["virginica", "versicolor", "setosa"]);
+        let err = load(&resealed(&b.to_string())).unwrap_err();
+        assert!(
+            matches!(err, ArtifactError::VersionMismatch { .. }),
+            "{}",
+            chain(&err)
+        );
+
+        let mut b = body_of(&lr);
+        b["extra"] = 1.into();
+        let err = load(&resealed(&b.to_string())).unwrap_err();
+        assert!(
+            matches!(err, ArtifactError::Schema { .. }),
+            "{}",
+            chain(&err)
+        );
+
+        let mut b = body_of(&tree);
+        b["classifier"]["decision-tree"]["nodes"][0]["true_child"] = 0.into();
+        let err = load(&resealed(&b.to_string())).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ArtifactError::Structure {
+                    source: StructureError::NodeReachedTwice {
+                        node: 0,
+                        child: 0,
+                        ..
+                    },
+                    ..
+                }
+            ),
+            "{}",
+            chain(&err)
+        );
+
+        let mut b = body_of(&lr);
+        b["classifier"]["logistic-regression"]["coefficients"]["ncols"] = 5.into();
+        let err = load(&resealed(&b.to_string())).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ArtifactError::Structure {
+                    source: StructureError::BadShape { .. },
+                    ..
+                }
+            ),
+            "{}",
+            chain(&err)
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod artifact;
 pub mod train;
+pub mod validate;
 
 use serde::{Deserialize, Serialize};
 use smartcore::ensemble::random_forest_classifier::RandomForestClassifier;

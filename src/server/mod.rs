@@ -74,15 +74,15 @@ pub enum ServerError {
 pub enum ModelSource {
     /// Train the default (random forest, seed 42) at start-up.
     Embedded,
-    /// Load an artifact written by `model-server train`.
-    File(PathBuf),
+    /// Load an artifact written by `model-server train`, of at most `max_size` bytes.
+    File { path: PathBuf, max_size: usize },
 }
 
 impl ModelSource {
     pub fn load(&self) -> Result<Model, ServerError> {
         Ok(match self {
             ModelSource::Embedded => train::train(&TrainOptions::default())?.into_model(),
-            ModelSource::File(path) => Artifact::load(path)?.into_model(),
+            ModelSource::File { path, max_size } => Artifact::load(path, *max_size)?.into_model(),
         })
     }
 }
