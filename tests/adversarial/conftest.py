@@ -1,21 +1,24 @@
-"""Shared fixtures of the adversarial suite: it runs the real release binary."""
+"""Shared fixtures of the adversarial suite: it runs the real release binary.
 
-import os
+The server helpers live in tests/support/modelserver.py (shared by every Python
+suite); raw-socket clients in rawhttp.py beside this file."""
+
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "support"))
+sys.path.insert(0, str(HERE))
+
+from modelserver import server_binary  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def server_bin():
-    """Path of the model-server binary: target/release/model-server if it was built
-    (`cargo build --release`), else $MODEL_SERVER_BIN."""
-    release = REPO / "target" / "release" / "model-server"
-    if release.is_file():
-        return release
-    env = os.environ.get("MODEL_SERVER_BIN")
-    if env and Path(env).is_file():
-        return Path(env)
-    pytest.fail("no binary: run `cargo build --release` or set MODEL_SERVER_BIN")
+    """Path of the model-server binary: $MODEL_SERVER_BIN, else target/release/model-server."""
+    try:
+        return server_binary()
+    except FileNotFoundError as e:
+        pytest.fail(str(e))

@@ -3,11 +3,7 @@ ones hyper refuses below the routes counted in connection_errors_total."""
 
 import asyncio
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-sys.path.insert(0, str(Path(__file__).parent))
 from modelserver import ServerProcess, http, wait_until  # noqa: E402
 from rawhttp import connect, read_response, request_bytes  # noqa: E402
 

@@ -7,10 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-sys.path.insert(0, str(Path(__file__).parent))
 from modelserver import ServerProcess, http, wait_until  # noqa: E402
 from rawhttp import SETOSA, connect, read_response, request_bytes  # noqa: E402
 

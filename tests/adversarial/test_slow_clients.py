@@ -5,12 +5,8 @@ Each case bounds its own time; loads are loopback only."""
 import asyncio
 import json
 import resource
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-sys.path.insert(0, str(Path(__file__).parent))
 from modelserver import ServerProcess  # noqa: E402
 from rawhttp import (  # noqa: E402
     SETOSA, closed_within, connect, p99, read_response, request_bytes, timed_predictions)
