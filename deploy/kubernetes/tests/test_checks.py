@@ -8,9 +8,7 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
-import sysconfig
 
 import pytest
 import yaml
@@ -25,15 +23,6 @@ def _load_script(name):
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
     loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def rendered():
-    # deploy/kubernetes/check passes the wheel's kubectl
-    kubectl = os.environ.get("KUBECTL") or os.path.join(sysconfig.get_path("scripts"), "kubectl")
-    out = subprocess.run([kubectl, "kustomize", os.path.join(HERE, "overlays", "example")],
-                         check=True, capture_output=True, text=True).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
 
 
 def errors(docs, overlay=True):
