@@ -25,13 +25,16 @@ RULES_DIR = os.path.join(ROOT, "monitoring", "prometheus", "rules")
 DS = {"type": "prometheus", "uid": "prometheus"}
 BUILTIN_DS_UIDS = {"-- Grafana --", "grafana", "__expr__", "-- Dashboard --", "-- Mixed --"}
 
-REQUIRED_ROWS = ["Current timestamp", "Operation", "Resource", "Model"]
+REQUIRED_ROWS = ["Current timestamp", "Operation", "Instances", "Resource", "Model"]
 # row -> panel titles that must be in it
 REQUIRED_PANELS = {
     "Current timestamp": ["Current time", "Firing alerts"],
     "Operation": ["HTTP success rate", "5xx ratio", "Request rate by route and status class",
                   "Requests in progress", "Server latency p50 / p90 / p99", "Server latency heatmap",
                   "Total requests"],
+    # N replicas: the per-instance breakdown (issue 13)
+    "Instances": ["Targets up by instance", "Request rate by instance", "Requests in progress by instance",
+                  "5xx ratio by instance", "Server latency p99 by instance"],
     "Resource": ["CPU cores", "Total RAM", "System load", "Memory usage", "Disk I/O", "Available disk space"],
     "Model": ["Inference latency p50 / p90 / p99", "Prediction share by class", "Prediction share over time"],
 }
@@ -298,6 +301,44 @@ def test_dashboard_queries_parse(tmp_path):
     _promtool_check_exprs(exprs, tmp_path)
 
 
+def test_instance_panels_draw_one_series_per_replica(dashboard, tmp_path):
+    """Each query of the Instances row, on three replicas (one of them down), gives one series per
+    instance that has data, each carrying its instance label: run through `promtool test rules`."""
+    if not shutil.which("promtool"):
+        pytest.skip("promtool not installed")
+    titles = set(REQUIRED_PANELS["Instances"])
+    queries = [q for q in dashboard_queries(variables={"__rate_interval": "5m"}) if q["title"] in titles]
+    assert {q["title"] for q in queries} == titles
+
+    def series(metric, labels, values):
+        return {"series": "%s{job=\"model-server\", %s}" % (metric, labels), "values": values}
+
+    inputs = []
+    for i, errors in ((1, False), (2, True), (3, False)):
+        inst = 'instance="10.0.0.%d:8000"' % i
+        inputs.append(series("up", inst, "1x10" if i != 3 else "1x2 0x8"))
+        if i == 3:
+            continue  # the down replica stopped exporting
+        req = inst + ', method="POST", route="/predict"'
+        inputs += [series("requests_total", req + ', status="200"', "0+60x10"),
+                   series("request_in_progress", req, "2x10"),
+                   series("requests_duration_seconds_bucket", req + ', status="200", le="0.1"', "0+60x10"),
+                   series("requests_duration_seconds_bucket", req + ', status="200", le="+Inf"', "0+60x10")]
+        if errors:
+            inputs.append(series("requests_total", req + ', status="500"', "0+6x10"))
+    cases = [{"expr": "count(count by (instance) (%s))" % q["expr"], "eval_time": "10m",
+              "exp_samples": [{"labels": "{}", "value": 3 if q["title"] == "Targets up by instance" else 2}]}
+             for q in queries]
+    cases += [{"expr": "count(%s) - count(count by (instance) (%s))" % (q["expr"], q["expr"]), "eval_time": "10m",
+               "exp_samples": [{"labels": "{}", "value": 0}]} for q in queries]
+    (tmp_path / "empty.yml").write_text("groups: []\n")
+    test = {"rule_files": ["empty.yml"], "evaluation_interval": "1m",
+            "tests": [{"interval": "1m", "input_series": inputs, "promql_expr_test": cases}]}
+    (tmp_path / "t.yml").write_text(yaml.safe_dump(test))
+    r = subprocess.run(["promtool", "test", "rules", str(tmp_path / "t.yml")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_substitution_keeps_label_replace_groups():
     assert substitute('label_replace(x, "c", "${1}xx", "s", "(.)..")[$__rate_interval]') == \
         'label_replace(x, "c", "${1}xx", "s", "(.)..")[1m]'
@@ -426,7 +467,8 @@ def test_alert_rules_structure(dashboard):
 
 def test_alert_rules_mirror_the_prometheus_alerts():
     titles = " ".join(r["title"] for _, r in grafana_rules())
-    for name in ("ModelServerDown", "ModelServerHighErrorRate", "ModelServerHighLatencyP99", "ModelServerPredictionDrift"):
+    for name in ("ModelServerDown", "ModelServerInstanceDown", "ModelServerHighErrorRate", "ModelServerHighLatencyP99",
+                 "ModelServerPredictionDrift"):
         assert name in titles, name
 
 

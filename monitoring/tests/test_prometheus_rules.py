@@ -42,8 +42,9 @@ RECORDS = [r for _, _, r in rules() if "record" in r]
 
 def test_there_are_alerts_and_recording_rules():
     names = {r["alert"] for r in ALERTS}
-    for wanted in ("ModelServerDown", "ModelServerHighErrorRate", "ModelServerHighLatencyP99",
-                   "ModelServerRequestsStuck", "ModelServerPredictionDrift", "ModelServerRequestRateAnomaly",
+    for wanted in ("ModelServerDown", "ModelServerInstanceDown", "ModelServerHighErrorRate",
+                   "ModelServerInstanceHighErrorRate", "ModelServerHighLatencyP99", "ModelServerRequestsStuck",
+                   "ModelServerPredictionDrift", "ModelServerRequestRateAnomaly",
                    "NodeExporterDown", "NodeMemoryNearlyFull", "NodeDiskWillFillIn24h", "NodeHighLoadPerCore"):
         assert wanted in names, wanted
     assert RECORDS
