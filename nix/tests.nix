@@ -212,6 +212,11 @@ in {
           monitor.succeed(
               api("/v1/provisioning/policies") + " | jq -e '.receiver == \"model-server-slack\"'"
           )
+          # The alert rules and the dashboard share one folder (found by title).
+          monitor.succeed(
+              api("/folders") + " | "
+              + "jq -e '[.[] | select(.title == \"model-server\")] | length == 1'"
+          )
           # A query through the provisioned datasource (uid prometheus), as a dashboard panel does it.
           query = json.dumps({
               "from": "now-15m",
