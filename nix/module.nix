@@ -91,6 +91,20 @@ in {
       '';
     };
 
+    openFilesLimit = mkOption {
+      type = types.ints.positive;
+      default = 65536;
+      example = 1048576;
+      description = ''
+        `LimitNOFILE=` of the unit, soft and hard limit alike: every client
+        connection is a file descriptor. The server raises its soft limit to the
+        hard one at start and derives its default connection limit from it, so
+        this bounds the connections it accepts. Both limits are set because the
+        unit's system call filter (`~@resources`) may refuse the server's
+        `setrlimit`.
+      '';
+    };
+
     extraArgs = mkOption {
       type = types.listOf types.str;
       default = [];
@@ -146,6 +160,8 @@ in {
         EnvironmentFile = mkIf (cfg.environmentFile != null) cfg.environmentFile;
 
         # SIGTERM: readyz turns 503, in-flight requests drain, exit 0.
+        LimitNOFILE = cfg.openFilesLimit;
+
         KillSignal = "SIGTERM";
         TimeoutStopSec = "45s";
         Restart = "on-failure";

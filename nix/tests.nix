@@ -144,6 +144,12 @@ in {
       monitor.wait_for_unit("grafana.service")
       monitor.wait_for_open_port(3000)
 
+      with subtest("the server's unit allows many connections"):
+          limit = server.succeed(
+              "systemctl show -p LimitNOFILE --value model-server.service"
+          ).strip()
+          assert limit == "65536", f"LimitNOFILE={limit}"
+
       with subtest("the server answers over the network"):
           client.succeed("curl -sf http://server:8000/readyz")
           # Commands run under `set -euo pipefail`: write to a file, then read it
