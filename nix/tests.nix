@@ -295,6 +295,65 @@ in {
     '';
   };
 
+  # Several servers on one machine (services.model-server.instances), all scraped
+  # by the monitoring module, with external labels and a remote-write endpoint.
+  vm-instances = pkgs.testers.runNixOSTest {
+    name = "model-server-instances";
+
+    nodes.machine = {
+      imports = [nixosModules.default];
+      virtualisation.memorySize = 2048;
+      environment.systemPackages = [pkgs.jq];
+      environment.etc."grafana-secrets/admin-password".text = grafanaPassword;
+      environment.etc."grafana-secrets/secret-key".text = "0123456789abcdef0123456789abcdef";
+      services.model-server = {
+        enable = true;
+        package = model-server;
+        instances.second.port = 8001;
+        monitoring = {
+          enable = true;
+          externalLabels.cluster = "vm-test";
+          # Nothing listens there: Prometheus keeps retrying, which is all this test needs.
+          remoteWrite.url = "http://127.0.0.1:9201/api/v1/write";
+          grafana = {
+            adminPasswordFile = "/etc/grafana-secrets/admin-password";
+            secretKeyFile = "/etc/grafana-secrets/secret-key";
+          };
+        };
+      };
+    };
+
+    testScript = ''
+      machine.wait_for_unit("model-server.service")
+      machine.wait_for_unit("model-server-second.service")
+      machine.wait_for_open_port(8000)
+      machine.wait_for_open_port(8001)
+      machine.wait_for_unit("prometheus.service")
+      machine.wait_for_open_port(9090)
+
+      with subtest("both servers answer"):
+          machine.succeed(
+              "curl -sf -o /tmp/ready-8000 http://127.0.0.1:8000/readyz",
+              "curl -sf -o /tmp/ready-8001 http://127.0.0.1:8001/readyz",
+          )
+
+      with subtest("Prometheus scrapes both as job model-server"):
+          machine.wait_until_succeeds(
+              "curl -sf http://127.0.0.1:9090/api/v1/targets | jq -e "
+              + "'[.data.activeTargets[] | select(.labels.job == \"model-server\" and .health == \"up\") "
+              + "| .labels.instance] | sort == [\"127.0.0.1:8000\", \"127.0.0.1:8001\"]'"
+          )
+
+      with subtest("external labels and remote write are in Prometheus' config"):
+          machine.succeed(
+              "curl -sf -o /tmp/config.json http://127.0.0.1:9090/api/v1/status/config",
+              "jq -r .data.yaml /tmp/config.json > /tmp/prometheus.yml",
+              "grep -q 'cluster: vm-test' /tmp/prometheus.yml",
+              "grep -q 'url: http://127.0.0.1:9201/api/v1/write' /tmp/prometheus.yml",
+          )
+    '';
+  };
+
   # The OCI images: loaded into podman, their config inspected, the binaries run from them.
   vm-images = pkgs.testers.runNixOSTest {
     name = "model-server-images";
