@@ -313,7 +313,7 @@ in {
           }
         );
         # promtool runs at build time, where the credential files do not exist.
-        checkConfig = lib.mkIf (rw.basicAuth.passwordFile != null || rw.bearerTokenFile != null) "syntax-only";
+        checkConfig = lib.mkIf (rw.basicAuth.passwordFile != null || rw.bearerTokenFile != null) (lib.mkDefault "syntax-only");
         scrapeConfigs = [
           {
             job_name = "model-server";
