@@ -63,12 +63,14 @@
       loadgen-image = images.loadgen;
     });
 
+    # Not callPackage: it would add `override` and `overrideDerivation`, which
+    # `nix flake check` rejects as apps.
     apps = forAllSystems ({
       pkgs,
       model-server,
       ...
     }:
-      pkgs.callPackage ./nix/apps.nix {inherit model-server;});
+      import ./nix/apps.nix {inherit pkgs model-server;});
 
     devShells = forAllSystems ({pkgs, ...}: {
       default = pkgs.callPackage ./nix/shell.nix {};

@@ -1,27 +1,24 @@
 # `nix run .#stack`, `nix run .#loadtest`, `nix run` (the server).
+# Imported, not callPackage'd: `apps.<system>` must hold nothing but apps.
 {
-  lib,
-  writeShellApplication,
+  pkgs,
   model-server,
-  prometheus,
-  prometheus-node-exporter,
-  prometheus-alertmanager,
-  grafana,
 }: let
+  inherit (pkgs) lib grafana;
   mkApp = description: program: {
     type = "app";
     inherit program;
     meta = {inherit description;};
   };
 
-  stack = writeShellApplication {
+  stack = pkgs.writeShellApplication {
     name = "model-server-stack";
     runtimeInputs = [
       model-server
       model-server.loadgen
-      prometheus
-      prometheus-node-exporter
-      prometheus-alertmanager
+      pkgs.prometheus
+      pkgs.prometheus-node-exporter
+      pkgs.prometheus-alertmanager
       grafana
     ];
     text = ''

@@ -1,4 +1,7 @@
-# NixOS module: services.model-server, the model server as a hardened systemd unit.
+# NixOS module: services.model-server, the model server as hardened systemd units.
+# The top-level options describe one server (unit model-server.service);
+# services.model-server.instances.<name> adds more, each its own unit
+# (model-server-<name>.service) on its own port, all of the same package.
 {
   config,
   lib,
@@ -8,12 +11,10 @@
 }: let
   cfg = config.services.model-server;
   inherit (lib) mkEnableOption mkIf mkOption mkPackageOption types;
-in {
-  options.services.model-server = {
-    enable = mkEnableOption "model-server, an Iris classifier served over HTTP with Prometheus metrics";
 
-    package = mkPackageOption pkgs "model-server" {};
-
+  # The options of one server: at the top level for model-server.service and in
+  # each services.model-server.instances.<name>.
+  instanceOptions = {
     listenAddress = mkOption {
       type = types.str;
       default = "127.0.0.1";
@@ -27,13 +28,14 @@ in {
     port = mkOption {
       type = types.port;
       default = 8000;
+      example = 8001;
       description = "TCP port of the HTTP API and of the `/metrics` endpoint.";
     };
 
     openFirewall = mkOption {
       type = types.bool;
       default = false;
-      description = "Whether to open {option}`services.model-server.port` in the firewall.";
+      description = "Whether to open this instance's port in the firewall.";
     };
 
     modelPath = mkOption {
@@ -91,6 +93,20 @@ in {
       '';
     };
 
+    openFilesLimit = mkOption {
+      type = types.ints.positive;
+      default = 65536;
+      example = 1048576;
+      description = ''
+        `LimitNOFILE=` of the unit, soft and hard limit alike: every client
+        connection is a file descriptor. The server raises its soft limit to the
+        hard one at start and derives its default connection limit from it, so
+        this bounds the connections it accepts. Both limits are set because the
+        unit's system call filter (`~@resources`) may refuse the server's
+        `setrlimit`.
+      '';
+    };
+
     extraArgs = mkOption {
       type = types.listOf types.str;
       default = [];
@@ -104,93 +120,157 @@ in {
     };
   };
 
-  config = mkIf cfg.enable {
-    assertions = [
-      {
-        assertion = cfg.port >= 1024;
-        message = "services.model-server.port must be 1024 or above: the unit has no capabilities (CAP_NET_BIND_SERVICE).";
-      }
-    ];
+  # Every server to run: unit name -> its settings.
+  servers =
+    lib.optionalAttrs cfg.enable {model-server = cfg;}
+    // lib.mapAttrs' (name: lib.nameValuePair "model-server-${name}") cfg.instances;
 
-    networking.firewall.allowedTCPPorts = lib.optional cfg.openFirewall cfg.port;
+  listenArg = server:
+    if lib.hasInfix ":" server.listenAddress
+    then "[${server.listenAddress}]:${toString server.port}"
+    else "${server.listenAddress}:${toString server.port}";
 
-    systemd.services.model-server = {
-      description = "model-server: Iris classifier over HTTP";
-      wantedBy = ["multi-user.target"];
-      after = ["network.target"];
+  # Where Prometheus on this machine reaches a server.
+  scrapeTarget = server: let
+    addr = server.listenAddress;
+  in
+    if lib.elem addr ["0.0.0.0" "::" ""]
+    then "127.0.0.1:${toString server.port}"
+    else listenArg server;
+in {
+  options.services.model-server =
+    instanceOptions
+    // {
+      enable = mkEnableOption "model-server, an Iris classifier served over HTTP with Prometheus metrics";
 
-      serviceConfig = {
-        ExecStart = utils.escapeSystemdExecArgs (
-          [
-            (lib.getExe cfg.package)
-            "serve"
-            "--listen"
-            (
-              if lib.hasInfix ":" cfg.listenAddress
-              then "[${cfg.listenAddress}]:${toString cfg.port}"
-              else "${cfg.listenAddress}:${toString cfg.port}"
-            )
-            "--log-level"
-            cfg.logLevel
-            "--log-format"
-            cfg.logFormat
-          ]
-          ++ lib.optionals (cfg.modelPath != null) [
-            "--model"
-            "${cfg.modelPath}"
-          ]
-          ++ lib.optional cfg.enableFaults "--enable-faults"
-          ++ lib.optional cfg.instrumentProbes "--instrument-probes"
-          ++ cfg.extraArgs
-        );
-        EnvironmentFile = mkIf (cfg.environmentFile != null) cfg.environmentFile;
+      package = mkPackageOption pkgs "model-server" {};
 
-        # SIGTERM: readyz turns 503, in-flight requests drain, exit 0.
-        KillSignal = "SIGTERM";
-        TimeoutStopSec = "45s";
-        Restart = "on-failure";
-        RestartSec = "2s";
+      instances = mkOption {
+        type = types.attrsOf (types.submodule {options = instanceOptions;});
+        default = {};
+        example = lib.literalExpression ''
+          {
+            a.port = 8001;
+            b = { port = 8002; modelPath = "/var/lib/models/iris-lr.json"; };
+          }
+        '';
+        description = ''
+          Further model servers, each its own systemd unit
+          `model-server-<name>.service` on its own port, with the same options
+          as a single server (`listenAddress`, `port`, `modelPath`, ...) and the
+          package of {option}`services.model-server.package`. They run whether or
+          not {option}`services.model-server.enable` is set; the monitoring
+          module scrapes all of them.
+        '';
+      };
 
-        DynamicUser = true;
-        UMask = "0077";
-
-        # Hardening (systemd-analyze security model-server).
-        CapabilityBoundingSet = [""];
-        DeviceAllow = [""];
-        DevicePolicy = "closed";
-        LockPersonality = true;
-        MemoryDenyWriteExecute = true;
-        NoNewPrivileges = true;
-        PrivateDevices = true;
-        PrivateTmp = true;
-        PrivateUsers = true;
-        ProcSubset = "pid";
-        ProtectClock = true;
-        ProtectControlGroups = true;
-        ProtectHome = true;
-        ProtectHostname = true;
-        ProtectKernelLogs = true;
-        ProtectKernelModules = true;
-        ProtectKernelTunables = true;
-        ProtectProc = "invisible";
-        ProtectSystem = "strict";
-        RemoveIPC = true;
-        RestrictAddressFamilies = [
-          "AF_INET"
-          "AF_INET6"
-          "AF_UNIX"
-        ];
-        RestrictNamespaces = true;
-        RestrictRealtime = true;
-        RestrictSUIDSGID = true;
-        SystemCallArchitectures = "native";
-        SystemCallFilter = [
-          "@system-service"
-          "~@privileged"
-          "~@resources"
-        ];
-        SystemCallErrorNumber = "EPERM";
+      scrapeTargets = mkOption {
+        type = types.listOf types.str;
+        readOnly = true;
+        internal = true;
+        default = map scrapeTarget (lib.attrValues servers);
+        description = "`host:port` of every server of this machine, for the monitoring module.";
       };
     };
+
+  config = mkIf (servers != {}) {
+    assertions =
+      lib.mapAttrsToList (unit: server: {
+        assertion = server.port >= 1024;
+        message = "${unit}: port ${toString server.port} is below 1024, and the unit has no capabilities (CAP_NET_BIND_SERVICE).";
+      })
+      servers
+      ++ [
+        {
+          assertion = lib.allUnique (lib.mapAttrsToList (_: server: server.port) servers);
+          message = "services.model-server: each server needs its own port; ports in use: ${
+            lib.concatStringsSep ", " (lib.mapAttrsToList (unit: server: "${unit} ${toString server.port}") servers)
+          }.";
+        }
+      ];
+
+    networking.firewall.allowedTCPPorts = lib.concatLists (
+      lib.mapAttrsToList (_: server: lib.optional server.openFirewall server.port) servers
+    );
+
+    systemd.services =
+      lib.mapAttrs (unit: server: {
+        description = "model-server: Iris classifier over HTTP (${unit})";
+        wantedBy = ["multi-user.target"];
+        after = ["network.target"];
+
+        serviceConfig = {
+          ExecStart = utils.escapeSystemdExecArgs (
+            [
+              (lib.getExe cfg.package)
+              "serve"
+              "--listen"
+              (listenArg server)
+              "--log-level"
+              server.logLevel
+              "--log-format"
+              server.logFormat
+            ]
+            ++ lib.optionals (server.modelPath != null) [
+              "--model"
+              "${server.modelPath}"
+            ]
+            ++ lib.optional server.enableFaults "--enable-faults"
+            ++ lib.optional server.instrumentProbes "--instrument-probes"
+            ++ server.extraArgs
+          );
+          EnvironmentFile = mkIf (server.environmentFile != null) server.environmentFile;
+
+          # Every connection is a descriptor; the server sizes its limits by it.
+          LimitNOFILE = server.openFilesLimit;
+
+          # SIGTERM: readyz turns 503, in-flight requests drain, exit 0.
+          KillSignal = "SIGTERM";
+          TimeoutStopSec = "45s";
+          Restart = "on-failure";
+          RestartSec = "2s";
+
+          DynamicUser = true;
+          UMask = "0077";
+
+          # Hardening (systemd-analyze security model-server).
+          CapabilityBoundingSet = [""];
+          DeviceAllow = [""];
+          DevicePolicy = "closed";
+          LockPersonality = true;
+          MemoryDenyWriteExecute = true;
+          NoNewPrivileges = true;
+          PrivateDevices = true;
+          PrivateTmp = true;
+          PrivateUsers = true;
+          ProcSubset = "pid";
+          ProtectClock = true;
+          ProtectControlGroups = true;
+          ProtectHome = true;
+          ProtectHostname = true;
+          ProtectKernelLogs = true;
+          ProtectKernelModules = true;
+          ProtectKernelTunables = true;
+          ProtectProc = "invisible";
+          ProtectSystem = "strict";
+          RemoveIPC = true;
+          RestrictAddressFamilies = [
+            "AF_INET"
+            "AF_INET6"
+            "AF_UNIX"
+          ];
+          RestrictNamespaces = true;
+          RestrictRealtime = true;
+          RestrictSUIDSGID = true;
+          SystemCallArchitectures = "native";
+          SystemCallFilter = [
+            "@system-service"
+            "~@privileged"
+            "~@resources"
+          ];
+          SystemCallErrorNumber = "EPERM";
+        };
+      })
+      servers;
   };
 }

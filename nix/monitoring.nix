@@ -24,6 +24,7 @@
   inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
 
   promCfg = config.services.prometheus;
+  rw = cfg.remoteWrite;
   amCfg = config.services.prometheus.alertmanager;
 
   ruleFiles = let
@@ -109,10 +110,71 @@ in {
 
     modelServerTargets = mkOption {
       type = types.listOf types.str;
-      default = ["127.0.0.1:${toString (config.services.model-server.port or 8000)}"];
-      defaultText = lib.literalExpression ''[ "127.0.0.1:''${toString config.services.model-server.port}" ]'';
-      example = ["server:8000"];
-      description = "`host:port` of the model servers, scraped as job `model-server`.";
+      # Every server of this machine (services.model-server and each of
+      # services.model-server.instances); without that module, the default port.
+      default = config.services.model-server.scrapeTargets or ["127.0.0.1:8000"];
+      defaultText = lib.literalMD "`host:port` of every model server of this machine (`services.model-server` and each of its `instances`)";
+      example = ["server:8000" "server:8001"];
+      description = ''
+        `host:port` of the model servers, scraped as job `model-server` (each
+        target is its own `instance`; the rules and dashboard aggregate over them).
+      '';
+    };
+
+    externalLabels = mkOption {
+      type = types.attrsOf types.str;
+      default = {};
+      example = {
+        cluster = "eu-west-1";
+        replica = "a";
+      };
+      description = ''
+        Prometheus' `external_labels`: added to every series and alert this
+        Prometheus sends elsewhere (remote write, Alertmanager). Give each
+        Prometheus a distinct set, by convention `cluster` (where it runs) and
+        `replica` (which of a redundant pair), so that series from several
+        clusters stay apart in a shared long-term store.
+      '';
+    };
+
+    remoteWrite = {
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "https://mimir.example.org/api/v1/push";
+        description = ''
+          Remote-write endpoint of a long-term store (Grafana Mimir, Thanos
+          Receive, VictoriaMetrics, ...) that receives every sample this
+          Prometheus scrapes and records. `null` (the default): no remote write.
+        '';
+      };
+
+      basicAuth = {
+        username = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "User name for HTTP basic authentication to the remote-write endpoint.";
+        };
+        passwordFile = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "/run/secrets/remote-write-password";
+          description = ''
+            File holding the basic-authentication password, read by Prometheus
+            (absolute path outside the Nix store, readable by the `prometheus` user).
+          '';
+        };
+      };
+
+      bearerTokenFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/run/secrets/remote-write-token";
+        description = ''
+          File holding a bearer token for the remote-write endpoint, read by
+          Prometheus (absolute path outside the Nix store).
+        '';
+      };
     };
 
     nodeTargets = mkOption {
@@ -213,16 +275,45 @@ in {
           ];
           message = "services.model-server.monitoring.grafana.{adminPasswordFile,secretKeyFile} must be absolute paths outside the Nix store.";
         }
+        {
+          assertion = (rw.basicAuth.username == null) == (rw.basicAuth.passwordFile == null);
+          message = "services.model-server.monitoring.remoteWrite.basicAuth: set both username and passwordFile, or neither.";
+        }
+        {
+          assertion = rw.basicAuth.username == null || rw.bearerTokenFile == null;
+          message = "services.model-server.monitoring.remoteWrite: basicAuth and bearerTokenFile exclude each other.";
+        }
       ];
 
       services.prometheus = {
         enable = true;
         # As in monitoring/prometheus/prometheus.yml.
-        globalConfig = {
-          scrape_interval = cfg.scrapeInterval;
-          scrape_timeout = cfg.scrapeTimeout;
-          evaluation_interval = cfg.scrapeInterval;
-        };
+        globalConfig =
+          {
+            scrape_interval = cfg.scrapeInterval;
+            scrape_timeout = cfg.scrapeTimeout;
+            evaluation_interval = cfg.scrapeInterval;
+          }
+          // lib.optionalAttrs (cfg.externalLabels != {}) {
+            external_labels = cfg.externalLabels;
+          };
+        remoteWrite = lib.optional (rw.url != null) (
+          {
+            inherit (rw) url;
+            name = "model-server";
+          }
+          // lib.optionalAttrs (rw.basicAuth.username != null) {
+            basic_auth = {
+              inherit (rw.basicAuth) username;
+              password_file = rw.basicAuth.passwordFile;
+            };
+          }
+          // lib.optionalAttrs (rw.bearerTokenFile != null) {
+            bearer_token_file = rw.bearerTokenFile;
+          }
+        );
+        # promtool runs at build time, where the credential files do not exist.
+        checkConfig = lib.mkIf (rw.basicAuth.passwordFile != null || rw.bearerTokenFile != null) (lib.mkDefault "syntax-only");
         scrapeConfigs = [
           {
             job_name = "model-server";

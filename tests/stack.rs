@@ -19,6 +19,17 @@ fn stack(args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
+/// `n` distinct loopback ports that were free a moment ago.
+fn free_ports(n: usize) -> Vec<String> {
+    let listeners: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port().to_string())
+        .collect()
+}
+
 #[test]
 fn a_missing_binary_names_the_package_to_install() {
     let (code, text) = stack(&[]);
@@ -51,12 +62,7 @@ fn missing_grafana_warns_unless_require_all() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     // Every other port free, so the busy one is the one reported.
-    let free: Vec<String> = (0..4)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect::<Vec<_>>()
-        .iter()
-        .map(|l| l.local_addr().unwrap().port().to_string())
-        .collect();
+    let free = free_ports(4);
     // Grafana missing: a warning, then the busy port stops the start before anything runs.
     let mut args = bins.to_vec();
     args.extend(["--prometheus-port", &port]);
@@ -103,6 +109,109 @@ fn a_config_dir_without_configs_is_refused() {
     );
 }
 
+#[test]
+fn port_zero_and_a_port_given_twice_are_refused_before_anything_starts() {
+    let (code, text) = stack(&["--grafana-port", "0"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("error: --grafana-port is 0: each service needs a fixed port"),
+        "{text}"
+    );
+    // The server's default port, given to Prometheus too.
+    let (code, text) = stack(&["--prometheus-port", "8000"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("error: --server-port and --prometheus-port are both 8000"),
+        "{text}"
+    );
+    // Refused before the binaries are even looked for.
+    assert!(!text.contains("not found"), "{text}");
+}
+
+/// `stack` with stand-in binaries (never started) and free ports, up to `args`.
+fn stack_with_free_ports(args: &[&str]) -> (Option<i32>, String) {
+    let ports = free_ports(5);
+    let mut all = vec![
+        "--prometheus-bin",
+        "/bin/sh",
+        "--alertmanager-bin",
+        "/bin/sh",
+    ];
+    for (flag, port) in [
+        "--server-port",
+        "--node-exporter-port",
+        "--prometheus-port",
+        "--alertmanager-port",
+        "--grafana-port",
+    ]
+    .into_iter()
+    .zip(&ports)
+    {
+        all.extend([flag, port.as_str()]);
+    }
+    all.extend(args);
+    stack(&all)
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    let file = file.to_str().unwrap();
+    let (code, text) =
+        stack_with_free_ports(&["--node-exporter-bin", "/bin/sh", "--data-dir", file]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "error: --data-dir {file} is a file, not a directory"
+        )),
+        "{text}"
+    );
+}
+
+/// `main` prints the error chain: an OS error must be in it once, not also in
+/// the message of the error that carries it.
+#[test]
+fn os_errors_are_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("file");
+    std::fs::write(&file, "").unwrap();
+    // A data dir below a file.
+    let below = file.join("data");
+    let (code, text) = stack_with_free_ports(&[
+        "--node-exporter-bin",
+        "/bin/sh",
+        "--data-dir",
+        below.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "error: {}: Not a directory (os error 20)\n",
+            below.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches("os error").count(), 1, "{text}");
+    // A node-exporter that cannot be executed (no x bit; root too gets EACCES).
+    let (code, text) = stack_with_free_ports(&[
+        "--node-exporter-bin",
+        file.to_str().unwrap(),
+        "--data-dir",
+        dir.path().join("data").to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "error: cannot start node-exporter ({}): Permission denied (os error 13)\n",
+            file.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(text.matches("os error").count(), 1, "{text}");
+}
+
 /// A stand-in for node-exporter, Prometheus and Alertmanager: answers 200 on the
 /// port of its `--web.listen-address=` flag, and exits with code 3 after
 /// `$FAKE_LIFETIME` seconds if that is set for its name.
@@ -136,12 +245,7 @@ fn a_child_that_dies_stops_the_stack_naming_it() {
         path.to_str().unwrap().to_owned()
     };
     let (node, prom, am) = (fake("fake-node"), fake("fake-prom"), fake("fake-am"));
-    let ports: Vec<String> = (0..5)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect::<Vec<_>>()
-        .iter()
-        .map(|l| l.local_addr().unwrap().port().to_string())
-        .collect();
+    let ports = free_ports(5);
     let out = Command::new(BIN)
         .args(["stack", "--config-dir", REPO, "--data-dir"])
         .arg(dir.path().join("data"))

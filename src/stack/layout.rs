@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::{envsubst, StackError};
@@ -54,6 +54,47 @@ pub struct Ports {
     pub grafana: u16,
 }
 
+impl Ports {
+    /// Each port with the flag that sets it.
+    fn with_flags(&self) -> [(u16, &'static str); 5] {
+        [
+            (self.server, "server-port"),
+            (self.node_exporter, "node-exporter-port"),
+            (self.prometheus, "prometheus-port"),
+            (self.alertmanager, "alertmanager-port"),
+            (self.grafana, "grafana-port"),
+        ]
+    }
+
+    /// The flag that set `port` (the first one, if several did).
+    pub fn flag_of(&self, port: u16) -> &'static str {
+        self.with_flags()
+            .into_iter()
+            .find(|(p, _)| *p == port)
+            .map_or("", |(_, flag)| flag)
+    }
+
+    /// Refuses port 0 (the OS would pick one that nothing else knows) and a port
+    /// given to two services (all on 127.0.0.1; with --no-server the server's port
+    /// is still scraped).
+    pub fn validate(&self) -> Result<(), StackError> {
+        let all = self.with_flags();
+        for (i, (port, flag)) in all.iter().enumerate() {
+            if *port == 0 {
+                return Err(StackError::PortZero { flag });
+            }
+            if let Some((_, other)) = all[..i].iter().find(|(p, _)| p == port) {
+                return Err(StackError::PortClash {
+                    port: *port,
+                    first: other,
+                    second: flag,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Finds the folder holding `monitoring/` and `dashboards/`.
 pub fn find_config_dir(explicit: Option<&Path>) -> Result<PathBuf, StackError> {
     let has_configs = |dir: &Path| dir.join("monitoring/prometheus/prometheus.yml").is_file();
@@ -98,7 +139,10 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StackError + '_ {
     }
 }
 
-/// Copies `from` into `to` recursively (files and folders only).
+/// Copies `from` into `to` recursively (files and folders only). Each file is
+/// replaced, not written through, and made owner-writable: the source may be
+/// read-only (the Nix store's files are 0444), and the stack rewrites some copies
+/// (`write_targets`) as whatever user runs it, root or not.
 pub fn copy_dir(from: &Path, to: &Path) -> Result<(), StackError> {
     fs::create_dir_all(to).map_err(io_err(to))?;
     for entry in fs::read_dir(from).map_err(io_err(from))? {
@@ -108,7 +152,18 @@ pub fn copy_dir(from: &Path, to: &Path) -> Result<(), StackError> {
         if kind.is_dir() {
             copy_dir(&entry.path(), &target)?;
         } else {
+            match fs::remove_file(&target) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err(&target)(e));
+                }
+                _ => {}
+            }
             fs::copy(entry.path(), &target).map_err(io_err(&target))?;
+            let mut permissions = fs::metadata(&target)
+                .map_err(io_err(&target))?
+                .permissions();
+            permissions.set_mode(permissions.mode() | 0o200);
+            fs::set_permissions(&target, permissions).map_err(io_err(&target))?;
         }
     }
     Ok(())
@@ -198,7 +253,6 @@ pub fn random_token() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn rendered_config_is_private_and_has_the_values() {
@@ -223,6 +277,67 @@ mod tests {
         assert_eq!(
             fs::metadata(&out).unwrap().permissions().mode() & 0o777,
             0o600
+        );
+    }
+
+    #[test]
+    fn copies_of_read_only_files_are_owner_writable_and_replaceable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        fs::create_dir_all(from.join("targets")).unwrap();
+        fs::write(from.join("prometheus.yml"), "a").unwrap();
+        fs::write(from.join("targets/node.json"), "[]").unwrap();
+        // As in the Nix store: files 0444, folders 0555.
+        for (path, mode) in [
+            (from.join("targets/node.json"), 0o444),
+            (from.join("prometheus.yml"), 0o444),
+            (from.join("targets"), 0o555),
+            (from.clone(), 0o555),
+        ] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        }
+        copy_dir(&from, &to).unwrap();
+        for file in ["prometheus.yml", "targets/node.json"] {
+            let mode = fs::metadata(to.join(file)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "{file}");
+        }
+        // A second start over the same data dir replaces the copies.
+        fs::set_permissions(to.join("prometheus.yml"), fs::Permissions::from_mode(0o444)).unwrap();
+        copy_dir(&from, &to).unwrap();
+        assert_eq!(fs::read_to_string(to.join("prometheus.yml")).unwrap(), "a");
+        fs::set_permissions(&from, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(from.join("targets"), fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn port_zero_and_shared_ports_are_refused_naming_the_flags() {
+        let ports = Ports {
+            server: 8000,
+            node_exporter: 9100,
+            prometheus: 9090,
+            alertmanager: 9093,
+            grafana: 3000,
+        };
+        assert!(ports.validate().is_ok());
+        let err = Ports {
+            grafana: 0,
+            ..ports
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--grafana-port is 0: each service needs a fixed port, the scrape targets and URLs name it"
+        );
+        let err = Ports {
+            prometheus: 8000,
+            ..ports
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--server-port and --prometheus-port are both 8000: each service needs a port of its own"
         );
     }
 

@@ -88,16 +88,28 @@ pub enum StackError {
         port: u16,
         flag: &'static str,
     },
+    #[error("--{flag} is 0: each service needs a fixed port, the scrape targets and URLs name it")]
+    PortZero { flag: &'static str },
+    #[error("--{first} and --{second} are both {port}: each service needs a port of its own")]
+    PortClash {
+        port: u16,
+        first: &'static str,
+        second: &'static str,
+    },
     #[error("cannot find the configs: {0}")]
     ConfigDir(String),
-    #[error("{}: {source}", path.display())]
+    #[error("--data-dir {} is a file, not a directory; pass a directory (it is created when missing)", path.display())]
+    DataDirIsFile { path: PathBuf },
+    // The OS error is the source, not part of the message: `main` prints the
+    // chain (`{:#}`), which would show it twice.
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("cannot render {}: {reason}", path.display())]
     Template { path: PathBuf, reason: String },
-    #[error("cannot start {name} ({}): {source}", program.display())]
+    #[error("cannot start {name} ({})", program.display())]
     Spawn {
         name: &'static str,
         program: PathBuf,
@@ -195,6 +207,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         alertmanager: args.alertmanager_port,
         grafana: args.grafana_port,
     };
+    ports.validate()?;
     let config_dir = layout::find_config_dir(args.config_dir.as_deref())?;
     let config_dir = std::fs::canonicalize(&config_dir).map_err(|source| StackError::Io {
         path: config_dir.clone(),
@@ -262,6 +275,9 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         (None, Some(t)) => t.path().to_owned(),
         (None, None) => unreachable!("a temp dir is made when no --data-dir is given"),
     };
+    if data_dir.exists() && !data_dir.is_dir() {
+        return Err(StackError::DataDirIsFile { path: data_dir });
+    }
     std::fs::create_dir_all(&data_dir).map_err(|source| StackError::Io {
         path: data_dir.clone(),
         source,
@@ -387,21 +403,10 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     }
 
     // Refuse busy ports before starting anything.
-    let flags = [
-        (ports.server, "server-port"),
-        (ports.node_exporter, "node-exporter-port"),
-        (ports.prometheus, "prometheus-port"),
-        (ports.alertmanager, "alertmanager-port"),
-        (ports.grafana, "grafana-port"),
-    ];
     for service in &services {
         let addr = SocketAddr::from(([127, 0, 0, 1], service.port));
         if !probe::port_is_free(addr) {
-            let flag = flags
-                .iter()
-                .find(|(p, _)| *p == service.port)
-                .map(|(_, f)| *f)
-                .unwrap_or("");
+            let flag = ports.flag_of(service.port);
             return Err(StackError::PortBusy {
                 service: service.spec.name,
                 port: service.port,
