@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
+use super::reference::Reference;
 use super::validate::{self, CheckError, StructureError};
 use super::{Algorithm, Classifier, Model};
 
@@ -56,6 +57,8 @@ struct BodyOut<'a> {
     feature_names: &'a [String],
     class_names: &'a [String],
     training: &'a TrainingInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference: Option<&'a Reference>,
     classifier: &'a Classifier,
 }
 
@@ -68,6 +71,9 @@ struct BodyIn<'a> {
     feature_names: Vec<String>,
     class_names: Vec<String>,
     training: TrainingInfo,
+    /// What drift is measured against; files written before it existed have none.
+    #[serde(default)]
+    reference: Option<Reference>,
     #[serde(borrow)]
     classifier: &'a RawValue,
 }
@@ -218,6 +224,7 @@ pub struct Artifact {
     feature_names: Vec<String>,
     class_names: Vec<String>,
     training: TrainingInfo,
+    reference: Option<Reference>,
     classifier: Classifier,
 }
 
@@ -321,6 +328,7 @@ impl Artifact {
         feature_names: Vec<String>,
         class_names: Vec<String>,
         training: TrainingInfo,
+        reference: Option<Reference>,
         classifier: Classifier,
     ) -> Self {
         let version = version_of(&feature_names, &class_names, &classifier);
@@ -331,6 +339,7 @@ impl Artifact {
             feature_names: &feature_names,
             class_names: &class_names,
             training: &training,
+            reference: reference.as_ref(),
             classifier: &classifier,
         })
         .expect("artifact types serialize to JSON infallibly");
@@ -345,6 +354,7 @@ impl Artifact {
             feature_names,
             class_names,
             training,
+            reference,
             classifier,
         }
     }
@@ -525,6 +535,11 @@ impl Artifact {
         // Only now that its structure is known to be sound does smartcore get the classifier.
         let classifier: Classifier =
             serde_json::from_str(body.classifier.get()).map_err(classifier_schema)?;
+        if let Some(reference) = &body.reference {
+            reference
+                .check(&body.feature_names, Some(body.class_names.len()))
+                .map_err(|reason| inconsistent(&format!("training reference: {reason}")))?;
+        }
         if body.algorithm != classifier.algorithm() {
             return Err(inconsistent(&format!(
                 "algorithm says {} but the classifier is a {}",
@@ -548,6 +563,7 @@ impl Artifact {
             feature_names: body.feature_names,
             class_names: body.class_names,
             training: body.training,
+            reference: body.reference,
             classifier,
         })
     }
@@ -561,6 +577,7 @@ impl Artifact {
             self.class_names,
             self.classifier,
         )
+        .with_reference(self.reference)
     }
 }
 

@@ -4,6 +4,7 @@
 //! (the embedded default) or loaded from a versioned [`artifact`] file.
 
 pub mod artifact;
+pub mod reference;
 pub mod train;
 pub mod validate;
 
@@ -79,6 +80,8 @@ pub struct Model {
     /// (metric labels and JSON) without allocating per row.
     class_names: &'static [&'static str],
     classifier: Classifier,
+    /// What drift is measured against, when the model carries one.
+    reference: Option<reference::Reference>,
 }
 
 impl Model {
@@ -101,7 +104,19 @@ impl Model {
             feature_names,
             class_names: Box::leak(names.into_boxed_slice()),
             classifier,
+            reference: None,
         }
+    }
+
+    /// Attaches the training reference (see [`reference`]).
+    pub fn with_reference(mut self, reference: Option<reference::Reference>) -> Self {
+        self.reference = reference;
+        self
+    }
+
+    /// The training reference, if the model carries one.
+    pub fn reference(&self) -> Option<&reference::Reference> {
+        self.reference.as_ref()
     }
 
     pub fn name(&self) -> &str {

@@ -13,6 +13,7 @@ use smartcore::tree::decision_tree_classifier::{
 };
 
 use super::artifact::{Artifact, TrainingInfo};
+use super::reference::{self, Reference};
 use super::{Classifier, Matrix};
 
 /// The algorithms `train` knows.
@@ -142,13 +143,31 @@ pub fn train(opts: &TrainOptions) -> Result<Artifact, TrainError> {
         .iter()
         .map(|n| feature_key(n))
         .collect::<Vec<_>>();
+    let rows = rows_of(&x_train);
+    let reference = Reference::for_classes(
+        &feature_names,
+        &rows,
+        &y_train,
+        iris.target_names.len(),
+        reference::DEFAULT_BINS,
+    );
     Ok(Artifact::new(
         opts.name.clone(),
         feature_names,
         iris.target_names,
         training,
+        reference,
         classifier,
     ))
+}
+
+/// The rows of a matrix, widened to f64.
+fn rows_of(x: &Matrix) -> Vec<Vec<f64>> {
+    use smartcore::linalg::basic::arrays::Array;
+    let (n, f) = x.shape();
+    (0..n)
+        .map(|i| (0..f).map(|j| f64::from(*x.get((i, j)))).collect())
+        .collect()
 }
 
 /// `"sepal length (cm)"` → `"sepal_length_cm"`: names safe for JSON keys and docs.
