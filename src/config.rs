@@ -94,6 +94,20 @@ pub struct ServeConfig {
     #[arg(long, env = "MODEL_SERVER_NO_HTTP_METRICS")]
     pub no_http_metrics: bool,
 
+    /// Turn off input-drift monitoring (model_input_values_total and the reference
+    /// shares). It is on whenever the model carries a training reference.
+    #[arg(long, env = "MODEL_SERVER_NO_INPUT_MONITORING")]
+    pub no_input_monitoring: bool,
+
+    /// Monitor at most this many features (the first ones, in the model's order) for
+    /// input drift: each costs (bins + 2) series of model_input_values_total.
+    #[arg(
+        long,
+        env = "MODEL_SERVER_MAX_MONITORED_FEATURES",
+        default_value_t = 64
+    )]
+    pub max_monitored_features: u32,
+
     /// Log filter, in tracing's EnvFilter syntax: info, debug, model_server=trace,...
     #[arg(long, env = "MODEL_SERVER_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -127,6 +141,8 @@ impl ServeConfig {
             enable_faults: false,
             instrument_probes: false,
             no_http_metrics: false,
+            no_input_monitoring: false,
+            max_monitored_features: 64,
             log_level: "info".to_owned(),
             log_format: LogFormat::Pretty,
             max_model_size: crate::model::artifact::DEFAULT_MAX_SIZE,

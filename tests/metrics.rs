@@ -206,3 +206,76 @@ async fn http_metrics_can_be_turned_off_leaving_model_metrics() {
         Some(1.0)
     );
 }
+
+#[tokio::test]
+async fn served_inputs_are_counted_into_the_training_bins() {
+    let (app, telemetry) = app(config());
+    let reference = model()
+        .reference()
+        .expect("the default model has a reference")
+        .clone();
+    // One row inside the training range, one below every minimum, one above every maximum.
+    let body = r#"{"instances":[[5.1,3.5,1.4,0.2],[0.0,0.0,0.0,0.0],[99,99,99,99]]}"#;
+    assert_eq!(
+        send(&app, post_json("/predict", body)).await.status,
+        StatusCode::OK
+    );
+    let m = scrape(&telemetry);
+    let row = [5.1f32, 3.5, 1.4, 0.2];
+    for (feature, value) in reference.features.iter().zip(row) {
+        let name = feature.name.as_str();
+        let bin = feature.bin(f64::from(value)).label();
+        assert_eq!(
+            m.value(
+                "model_input_values_total",
+                &[("feature", name), ("bin", &bin)]
+            ),
+            Some(1.0),
+            "{name} bin {bin}"
+        );
+        for edge in ["below_min", "above_max"] {
+            assert_eq!(
+                m.value(
+                    "model_input_values_total",
+                    &[("feature", name), ("bin", edge)]
+                ),
+                Some(1.0),
+                "{name} {edge}"
+            );
+        }
+        // Every bin has a series, and the reference shares are exported and sum to 1.
+        assert_eq!(m.sum("model_input_values_total", &[("feature", name)]), 3.0);
+        assert_eq!(
+            m.series_with("model_input_values_total", &[("feature", name)]),
+            feature.bins() + 2
+        );
+        let total: f64 = m.sum("model_input_reference_share", &[("feature", name)]);
+        assert!((total - 1.0).abs() < 1e-9, "{name}: {total}");
+    }
+    assert_eq!(
+        m.series("model_output_reference_share"),
+        model().class_names().len()
+    );
+}
+
+#[tokio::test]
+async fn input_monitoring_can_be_turned_off() {
+    let mut cfg = config();
+    cfg.monitored_features = 0;
+    let (router, telemetry) = app(cfg);
+    send(&router, post_json("/predict", SETOSA)).await;
+    let m = scrape(&telemetry);
+    assert_eq!(m.series("model_input_values_total"), 0);
+    assert_eq!(m.series("model_input_reference_share"), 0);
+    let mut cfg = config();
+    cfg.monitored_features = 2;
+    let (router, telemetry) = app(cfg);
+    send(&router, post_json("/predict", SETOSA)).await;
+    let features: std::collections::BTreeSet<String> = scrape(&telemetry)
+        .samples
+        .keys()
+        .filter(|(n, _)| n == "model_input_values_total")
+        .map(|(_, l)| l["feature"].clone())
+        .collect();
+    assert_eq!(features.len(), 2, "{features:?}");
+}

@@ -9,6 +9,7 @@
 //! | `GET /metrics` | Prometheus text format |
 
 pub mod body;
+pub mod drift;
 pub mod error;
 pub mod faults;
 pub mod limits;
@@ -59,6 +60,8 @@ pub struct ApiConfig {
     pub instrument_probes: bool,
     /// Record the HTTP metrics at all (on unless `--no-http-metrics`).
     pub http_metrics: bool,
+    /// Count served inputs into the training bins (0 features: off).
+    pub monitored_features: usize,
 }
 
 impl From<&crate::config::ServeConfig> for ApiConfig {
@@ -72,6 +75,11 @@ impl From<&crate::config::ServeConfig> for ApiConfig {
             enable_faults: c.enable_faults,
             instrument_probes: c.instrument_probes,
             http_metrics: !c.no_http_metrics,
+            monitored_features: if c.no_input_monitoring {
+                0
+            } else {
+                c.max_monitored_features as usize
+            },
         }
     }
 }
@@ -114,6 +122,7 @@ pub struct AppState {
     pub model: Arc<Model>,
     model_metrics: ModelMetrics,
     features: predict::Features,
+    input_monitor: Option<drift::InputMonitor>,
     telemetry: Telemetry,
     readiness: Readiness,
     inference: InferencePool,
@@ -136,6 +145,12 @@ pub fn router(
     let state = Arc::new(AppState {
         model_metrics: ModelMetrics::new(&meter, &model),
         features: predict::Features::new(model.feature_names()),
+        input_monitor: model
+            .reference()
+            .filter(|_| config.monitored_features > 0)
+            .map(|r| {
+                drift::InputMonitor::new(&meter, r, model.class_names(), config.monitored_features)
+            }),
         model,
         telemetry,
         readiness,

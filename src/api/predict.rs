@@ -289,7 +289,13 @@ pub async fn predict_rows(
         let job_state = state.clone();
         state
             .inference
-            .run(move || run(&job_state.model, &job_state.model_metrics, &rows))
+            .run(move || {
+                let predictions = run(&job_state.model, &job_state.model_metrics, &rows)?;
+                if let Some(monitor) = &job_state.input_monitor {
+                    monitor.observe(&rows);
+                }
+                Ok::<_, PredictError>(predictions)
+            })
             .await
             .map_err(|e| e.to_string())
             .and_then(|predicted| predicted.map_err(|e| e.to_string()))

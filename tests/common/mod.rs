@@ -155,6 +155,19 @@ impl Scrape {
             .sum()
     }
 
+    /// How many series of `name` have labels including `subset`.
+    pub fn series_with(&self, name: &str, subset: &[(&str, &str)]) -> usize {
+        self.samples
+            .keys()
+            .filter(|(n, labels)| {
+                n == name
+                    && subset
+                        .iter()
+                        .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .count()
+    }
+
     /// How many series `name` has.
     pub fn series(&self, name: &str) -> usize {
         self.samples.keys().filter(|(n, _)| n == name).count()
