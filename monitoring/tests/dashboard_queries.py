@@ -20,6 +20,7 @@ DEFAULT_VARS = {
     "job": "model-server",
     "instance": ".*",   # "All" -> the variable's allValue
     "node": ".*",
+    "feature": "petal_length_cm",   # a feature of the embedded Iris model
     "__rate_interval": "1m",
     "__interval": "15s",
     "__range": "15m",
