@@ -302,7 +302,7 @@ fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>, ArtifactError> {
         .map_err(read_err)?;
     let len = check(file.metadata().map_err(read_err)?)?;
     let mut bytes = Vec::with_capacity(len as usize + 1);
-    file.take(max as u64 + 1)
+    file.take((max as u64).saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
     if bytes.len() > max {
