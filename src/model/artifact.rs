@@ -309,7 +309,7 @@ fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>, ArtifactError> {
         .map_err(read_err)?;
     let len = check(file.metadata().map_err(read_err)?)?;
     let mut bytes = Vec::with_capacity(len as usize + 1);
-    file.take(max as u64 + 1)
+    file.take((max as u64).saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(read_err)?;
     if bytes.len() > max {
@@ -731,6 +731,14 @@ mod tests {
             "{err}"
         );
 
+        // /proc files stat as 0 bytes and hold more, like a file growing after the stat:
+        // the read stops one byte past the cap.
+        let err = Artifact::load(Path::new("/proc/self/status"), 100).unwrap_err();
+        assert!(
+            matches!(err, ArtifactError::GrewPastLimit { max: 100, .. }),
+            "{err}"
+        );
+
         // The cap is inclusive.
         let small = dir.path().join("small.json");
         std::fs::write(&small, trained(Algorithm::LogisticRegression).to_bytes()).unwrap();
@@ -833,11 +841,11 @@ mod tests {
         }
     }
 
-    /// Forged files carry a recomputed checksum; what is in them must still hold.
+    /// Forged files carry a recomputed checksum; what is in them must still hold
+    /// (tests/artifact.rs corrupts the structure in many more ways).
     #[test]
     fn forged_bodies_with_a_valid_checksum_are_refused() {
         let lr = trained(Algorithm::LogisticRegression);
-        let tree = trained(Algorithm::DecisionTree);
         let forest = trained(Algorithm::RandomForest);
 
         // Unchanged but resealed (compact): loads.
@@ -866,25 +874,6 @@ mod tests {
         let err = load(&resealed(&b.to_string())).unwrap_err();
         assert!(
             matches!(err, ArtifactError::Schema { .. }),
-            "{}",
-            chain(&err)
-        );
-
-        let mut b = body_of(&tree);
-        b["classifier"]["decision-tree"]["nodes"][0]["true_child"] = 0.into();
-        let err = load(&resealed(&b.to_string())).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ArtifactError::Structure {
-                    source: StructureError::NodeReachedTwice {
-                        node: 0,
-                        child: 0,
-                        ..
-                    },
-                    ..
-                }
-            ),
             "{}",
             chain(&err)
         );

@@ -43,7 +43,7 @@ pub enum StructureError {
     NoNodes { part: Part },
     #[error("the random forest has no trees")]
     NoTrees,
-    #[error("{part} node {node} points to node {child}, but there are only {len} nodes")]
+    #[error("node {node} of {part} points to node {child}, but there are only {len} nodes")]
     NodeOutOfRange {
         part: Part,
         node: usize,
@@ -51,7 +51,7 @@ pub enum StructureError {
         len: usize,
     },
     #[error(
-        "{part} node {node} leads back to node {child}, which is already on a path from the root \
+        "node {node} of {part} leads back to node {child}, which is already on a path from the root \
          (a cycle or a shared node)"
     )]
     NodeReachedTwice {
@@ -59,12 +59,12 @@ pub enum StructureError {
         node: usize,
         child: usize,
     },
-    #[error("{part} node {node} cannot be reached from the root")]
+    #[error("node {node} of {part} cannot be reached from the root")]
     UnreachableNode { part: Part, node: usize },
-    #[error("{part} node {node} has one child; a split needs both")]
+    #[error("node {node} of {part} has one child; a split needs both")]
     HalfSplit { part: Part, node: usize },
     #[error(
-        "{part} node {node} splits on feature {feature}, but the model has {n_features} features"
+        "node {node} of {part} splits on feature {feature}, but the model has {n_features} features"
     )]
     SplitFeatureOutOfRange {
         part: Part,
@@ -72,9 +72,11 @@ pub enum StructureError {
         feature: usize,
         n_features: usize,
     },
-    #[error("{part} node {node} splits without a finite threshold")]
+    #[error("node {node} of {part} splits without a finite threshold")]
     BadThreshold { part: Part, node: usize },
-    #[error("{part} node {node} outputs class index {output}, but there are {n_classes} classes")]
+    #[error(
+        "node {node} of {part} outputs class index {output}, but there are {n_classes} classes"
+    )]
     OutputOutOfRange {
         part: Part,
         node: usize,

@@ -128,6 +128,12 @@ def test_huge_sparse_file_is_refused_from_its_size(server_bin, tmp_path):
     refuse(server_bin, huge, "over the limit of 268435456 bytes")
 
 
+def test_file_longer_than_its_stat_size_is_cut_at_the_cap(server_bin):
+    # /proc files say 0 bytes and hold more, like a file that grows between stat and read.
+    refuse(server_bin, "/proc/self/status", "grew past the limit of 100 bytes",
+           "--max-model-size", "100")
+
+
 def test_size_cap_flag_and_env(server_bin, artifacts):
     forest = artifacts["forest"]
     refuse(server_bin, forest, "over the limit of 1024 bytes", "--max-model-size", "1KiB")
@@ -143,7 +149,8 @@ def test_size_cap_flag_and_env(server_bin, artifacts):
 def test_self_looping_tree_is_refused(server_bin, artifacts, tmp_path):
     body = body_of(artifacts["tree"])
     body["classifier"]["decision-tree"]["nodes"][0]["true_child"] = 0
-    refuse(server_bin, reseal(body, tmp_path / "loop.json"), "node 0 leads back to node 0")
+    refuse(server_bin, reseal(body, tmp_path / "loop.json"),
+           "node 0 of the decision tree leads back to node 0")
 
 
 def test_self_looping_forest_tree_is_refused(server_bin, artifacts, tmp_path):
@@ -220,6 +227,19 @@ def test_swapped_class_names_change_the_version(server_bin, artifacts, tmp_path)
     body = body_of(artifacts["forest"])
     body["class_names"].reverse()
     refuse(server_bin, reseal(body, tmp_path / "swapped.json"), "says version")
+
+
+def test_deeply_nested_body_is_refused_without_overflowing(server_bin, artifacts, tmp_path):
+    body = body_of(artifacts["lr"])
+    depth = 1_000_000
+    body["training"] = "@"
+    text = json.dumps(body, separators=(",", ":")).replace('"@"', "[" * depth + "]" * depth)
+    path = tmp_path / "deep.json"
+    path.write_text(
+        '{"format":"model-server.iris-classifier","format_version":2,"checksum":"sha256:%s",'
+        '"body":%s}' % (hashlib.sha256(text.encode()).hexdigest(), text)
+    )
+    refuse(server_bin, path, "does not match the artifact schema")
 
 
 # ---- the envelope ----------------------------------------------------------------------
