@@ -16,7 +16,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub enum TelemetryError {
     #[error("cannot build the Prometheus exporter: {0}")]
     Exporter(String),
-    #[error("cannot encode metrics: {0}")]
+    #[error("cannot encode metrics")]
     Encode(#[from] prometheus::Error),
 }
 

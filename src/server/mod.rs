@@ -55,7 +55,7 @@ const WARN_EVERY: Duration = Duration::from_secs(5);
 pub enum ServerError {
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
-    #[error("cannot train the embedded default model: {0}")]
+    #[error("cannot train the embedded default model")]
     Train(#[from] TrainError),
     #[error(transparent)]
     Telemetry(#[from] TelemetryError),
