@@ -99,6 +99,17 @@ pub struct ServeConfig {
     #[arg(long, env = "MODEL_SERVER_NO_INPUT_MONITORING")]
     pub no_input_monitoring: bool,
 
+    /// Predictions whose work bound (rows × parameters of the model) is at most this
+    /// run right on the request's worker; larger ones go to the inference threads, so
+    /// that no prediction can hold up other requests, probes or shutdown for long.
+    /// 0 sends every prediction to the inference threads.
+    #[arg(
+        long,
+        env = "MODEL_SERVER_INLINE_INFERENCE_WORK",
+        default_value_t = 100_000
+    )]
+    pub inline_inference_work: u64,
+
     /// Monitor at most this many features (the first ones, in the model's order) for
     /// input drift: each costs (bins + 2) series of model_input_values_total.
     #[arg(
@@ -143,6 +154,7 @@ impl ServeConfig {
             no_http_metrics: false,
             no_input_monitoring: false,
             max_monitored_features: 64,
+            inline_inference_work: 100_000,
             log_level: "info".to_owned(),
             log_format: LogFormat::Pretty,
             max_model_size: crate::model::artifact::DEFAULT_MAX_SIZE,

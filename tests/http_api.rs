@@ -286,3 +286,51 @@ async fn requests_beyond_max_in_flight_are_shed_with_503() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn small_predictions_run_inline_and_large_ones_on_the_inference_threads() {
+    // One inference thread, held by a job that never finishes until released.
+    let pool = model_server::inference::InferencePool::new(1).unwrap();
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (started, running) = tokio::sync::oneshot::channel::<()>();
+    let stuck = pool.clone();
+    let blocker = tokio::spawn(async move {
+        stuck
+            .run(move || {
+                let _ = started.send(());
+                let _ = wait.recv();
+            })
+            .await
+    });
+    running.await.unwrap();
+
+    let mut cfg = config();
+    cfg.request_timeout = Duration::from_millis(300);
+    cfg.inline_work = model().work_per_row() * 4;
+    let app = model_server::api::router(
+        model(),
+        model_server::telemetry::Telemetry::new().unwrap(),
+        model_server::api::Readiness::new(),
+        pool,
+        &cfg,
+    );
+    // 4 rows are within the inline budget: answered although the pool is stuck.
+    let four = format!(
+        r#"{{"instances":{}}}"#,
+        serde_json::json!(vec![[5.1, 3.5, 1.4, 0.2]; 4])
+    );
+    assert_eq!(
+        send(&app, post_json("/predict", four)).await.status,
+        StatusCode::OK
+    );
+    // 5 rows go to the stuck pool: the request timeout still answers, 504.
+    let five = format!(
+        r#"{{"instances":{}}}"#,
+        serde_json::json!(vec![[5.1, 3.5, 1.4, 0.2]; 5])
+    );
+    let reply = send(&app, post_json("/predict", five)).await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{}", reply.text);
+    assert_eq!(reply.error_code(), "timeout");
+    release.send(()).unwrap();
+    blocker.await.unwrap().unwrap();
+}

@@ -62,6 +62,9 @@ pub struct ApiConfig {
     pub http_metrics: bool,
     /// Count served inputs into the training bins (0 features: off).
     pub monitored_features: usize,
+    /// Predictions up to this much work (rows × the model's work per row) run on the
+    /// request's own worker; larger ones on the inference threads. 0: always threads.
+    pub inline_work: u64,
 }
 
 impl From<&crate::config::ServeConfig> for ApiConfig {
@@ -75,6 +78,7 @@ impl From<&crate::config::ServeConfig> for ApiConfig {
             enable_faults: c.enable_faults,
             instrument_probes: c.instrument_probes,
             http_metrics: !c.no_http_metrics,
+            inline_work: c.inline_inference_work,
             monitored_features: if c.no_input_monitoring {
                 0
             } else {
@@ -131,6 +135,7 @@ pub struct AppState {
     max_batch: usize,
     request_timeout: Duration,
     enable_faults: bool,
+    inline_work: u64,
 }
 
 /// Builds the application router with its metrics, limits and optional fault injector.
@@ -163,6 +168,7 @@ pub fn router(
         max_batch: config.max_batch,
         request_timeout: config.request_timeout,
         enable_faults: config.enable_faults,
+        inline_work: config.inline_work,
     });
 
     let metrics_layer = HttpMetricsLayer::new(&meter);

@@ -274,6 +274,18 @@ pub fn run(
     Ok(predictions)
 }
 
+/// Runs the model and counts the inputs into the drift bins.
+fn predict_and_observe(
+    state: &AppState,
+    rows: &[Vec<f32>],
+) -> Result<Vec<Prediction>, PredictError> {
+    let predictions = run(&state.model, &state.model_metrics, rows)?;
+    if let Some(monitor) = &state.input_monitor {
+        monitor.observe(rows);
+    }
+    Ok(predictions)
+}
+
 /// Admission, then within the request timeout: the injected delay, if any, and the
 /// model on the inference pool. Shared by `/predict` and the V2 `infer`.
 pub async fn predict_rows(
@@ -286,16 +298,19 @@ pub async fn predict_rows(
         if let Some(fault) = fault {
             fault.delay().await;
         }
+        let work = (rows.len() as u64).saturating_mul(state.model.work_per_row());
+        if work <= state.inline_work {
+            // Small and bounded (the model's structure is checked at load): run it
+            // here rather than pay for a hop to another thread and back.
+            return predict_and_observe(state, &rows).map_err(|error| {
+                tracing::error!(%error, "prediction failed");
+                ApiError::Internal
+            });
+        }
         let job_state = state.clone();
         state
             .inference
-            .run(move || {
-                let predictions = run(&job_state.model, &job_state.model_metrics, &rows)?;
-                if let Some(monitor) = &job_state.input_monitor {
-                    monitor.observe(&rows);
-                }
-                Ok::<_, PredictError>(predictions)
-            })
+            .run(move || predict_and_observe(&job_state, &rows))
             .await
             .map_err(|e| e.to_string())
             .and_then(|predicted| predicted.map_err(|e| e.to_string()))

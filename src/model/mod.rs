@@ -4,6 +4,7 @@
 //! (the embedded default) or loaded from a versioned [`artifact`] file.
 
 pub mod artifact;
+pub mod cost;
 pub mod reference;
 pub mod train;
 pub mod validate;
@@ -82,6 +83,8 @@ pub struct Model {
     classifier: Classifier,
     /// What drift is measured against, when the model carries one.
     reference: Option<reference::Reference>,
+    /// Upper bound of the work of one row (see [`cost`]).
+    work_per_row: u64,
 }
 
 impl Model {
@@ -103,6 +106,7 @@ impl Model {
             version,
             feature_names,
             class_names: Box::leak(names.into_boxed_slice()),
+            work_per_row: cost::work_per_row(&classifier),
             classifier,
             reference: None,
         }
@@ -112,6 +116,11 @@ impl Model {
     pub fn with_reference(mut self, reference: Option<reference::Reference>) -> Self {
         self.reference = reference;
         self
+    }
+
+    /// An upper bound of the work of predicting one row, in parameters read.
+    pub fn work_per_row(&self) -> u64 {
+        self.work_per_row
     }
 
     /// The training reference, if the model carries one.
