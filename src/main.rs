@@ -124,12 +124,7 @@ fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("(non-string panic payload)");
+        let message = model_server::api::panic_message(info.payload());
         tracing::error!(%location, message, "panic");
     }));
     Ok(())

@@ -269,12 +269,18 @@ async fn method_not_allowed(method: Method) -> ApiError {
     }
 }
 
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
-    let detail = panic
+/// The message of a panic payload (`panic!` with a literal or a formatted string).
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
         .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic payload".to_owned());
-    tracing::error!(panic = %detail, "handler panicked; answered 500");
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(non-string panic payload)")
+}
+
+/// A handler panicked: answer 500. The panic itself, with its message and location,
+/// is logged once by the process's panic hook (`serve` installs one).
+fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::warn!("a handler panicked; answered 500");
     ApiError::Internal.into_response()
 }
