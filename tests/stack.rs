@@ -290,3 +290,111 @@ fn a_child_that_dies_stops_the_stack_naming_it() {
     let mode = std::fs::metadata(&rendered).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn a_busy_replica_port_is_refused_before_anything_starts() {
+    // Three consecutive ports whose middle one is taken.
+    let (base, _held) = loop {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = first.local_addr().unwrap().port();
+        drop(first);
+        let Some(next) = base.checked_add(1) else {
+            continue;
+        };
+        if let Ok(held) = std::net::TcpListener::bind(("127.0.0.1", next)) {
+            if std::net::TcpListener::bind(("127.0.0.1", next + 1)).is_ok() {
+                break (base, held);
+            }
+        }
+    };
+    let base = base.to_string();
+    let others = free_ports(4);
+    let mut args = vec![
+        "--node-exporter-bin",
+        "/bin/sh",
+        "--prometheus-bin",
+        "/bin/sh",
+        "--alertmanager-bin",
+        "/bin/sh",
+        "--replicas",
+        "3",
+        "--server-port",
+        &base,
+    ];
+    for (flag, port) in [
+        "--node-exporter-port",
+        "--prometheus-port",
+        "--alertmanager-port",
+        "--grafana-port",
+    ]
+    .into_iter()
+    .zip(&others)
+    {
+        args.extend([flag, port.as_str()]);
+    }
+    let (code, text) = stack(&args);
+    assert_eq!(code, Some(1), "{text}");
+    let busy = base.parse::<u16>().unwrap() + 1;
+    assert!(
+        text.contains(&format!(
+            "error: port {busy} for model-server-2 is already in use on 127.0.0.1; \
+             stop what holds it or pass --server-port with another port"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("ready after"), "{text}");
+}
+
+#[test]
+fn a_replica_range_over_another_port_is_refused() {
+    let (code, text) = stack(&["--replicas", "3", "--prometheus-port", "8002"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "error: --prometheus-port 8002 is one of the model servers' ports 8000-8002 \
+             (--server-port 8000, --replicas 3)"
+        ),
+        "{text}"
+    );
+    let (code, text) = stack(&["--replicas", "0"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--replicas"), "{text}");
+}
+
+#[test]
+fn remote_write_flags_that_cannot_work_are_refused() {
+    let token = tempfile::NamedTempFile::new().unwrap();
+    let token = token.path().to_str().unwrap();
+    for (args, message) in [
+        (
+            vec!["--remote-write-bearer-token-file", token],
+            "remote-write credentials were given without --remote-write-url",
+        ),
+        (
+            vec![
+                "--remote-write-url",
+                "http://127.0.0.1:9/push",
+                "--remote-write-username",
+                "me",
+            ],
+            "--remote-write-username and --remote-write-password-file go together",
+        ),
+        (
+            vec![
+                "--remote-write-url",
+                "http://127.0.0.1:9/push",
+                "--remote-write-bearer-token-file",
+                "/nonexistent/token",
+            ],
+            "--remote-write-bearer-token-file /nonexistent/token: no such file",
+        ),
+        (
+            vec!["--external-label", "cluster"],
+            "expected NAME=VALUE, got \"cluster\"",
+        ),
+    ] {
+        let (code, text) = stack(&args);
+        assert!(matches!(code, Some(1 | 2)), "{args:?}: {text}");
+        assert!(text.contains(message), "{args:?}: {text}");
+    }
+}

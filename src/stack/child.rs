@@ -24,7 +24,7 @@ pub enum Kind {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    pub name: &'static str,
+    pub name: String,
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub env: Vec<(String, OsString)>,
@@ -34,7 +34,7 @@ pub struct Spec {
 /// A started child; its exit is reported on the supervisor's channel.
 #[derive(Debug)]
 struct Running {
-    name: &'static str,
+    name: String,
     pid: i32,
     kind: Kind,
     exit: Option<ExitStatus>,
@@ -50,9 +50,9 @@ pub struct Supervisor {
 }
 
 /// A child that ended.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Exited {
-    pub name: &'static str,
+    pub name: String,
     pub kind: Kind,
     pub status: ExitStatus,
 }
@@ -99,7 +99,7 @@ impl Supervisor {
             });
         }
         let mut child = command.spawn().map_err(|source| StackError::Spawn {
-            name: spec.name,
+            name: spec.name.clone(),
             program: spec.program.clone(),
             source,
         })?;
@@ -131,7 +131,7 @@ impl Supervisor {
         let child = &mut self.children[index];
         child.exit = Some(status);
         Exited {
-            name: child.name,
+            name: child.name.clone(),
             kind: child.kind,
             status,
         }

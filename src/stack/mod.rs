@@ -10,6 +10,7 @@ mod child;
 pub mod envsubst;
 pub mod layout;
 mod probe;
+pub mod prometheus_config;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use clap::Args;
 
 use child::{describe, Kind, Spec, Supervisor};
 use layout::Ports;
+use prometheus_config::{Additions, ExternalLabel, RemoteAuth, RemoteWrite};
 
 /// Options of `model-server stack`.
 #[derive(Debug, Clone, Args)]
@@ -33,18 +35,30 @@ pub struct StackArgs {
     #[arg(long, env = "MODEL_SERVER_CONFIG_DIR", value_name = "DIR")]
     pub config_dir: Option<PathBuf>,
 
-    #[arg(long, default_value_t = 8000)]
+    /// Port of the model server on 127.0.0.1; with --replicas N, the first of N
+    /// consecutive ports.
+    #[arg(long, default_value_t = 8000, value_name = "PORT")]
     pub server_port: u16,
-    #[arg(long, default_value_t = 9100)]
+    /// How many model servers to run, on consecutive ports from --server-port.
+    /// Prometheus scrapes each as its own `instance` of job `model-server`.
+    #[arg(long, default_value_t = 1, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub replicas: u16,
+    /// Port of node-exporter on 127.0.0.1.
+    #[arg(long, default_value_t = 9100, value_name = "PORT")]
     pub node_exporter_port: u16,
-    #[arg(long, default_value_t = 9090)]
+    /// Port of Prometheus on 127.0.0.1.
+    #[arg(long, default_value_t = 9090, value_name = "PORT")]
     pub prometheus_port: u16,
-    #[arg(long, default_value_t = 9093)]
+    /// Port of Alertmanager on 127.0.0.1.
+    #[arg(long, default_value_t = 9093, value_name = "PORT")]
     pub alertmanager_port: u16,
-    #[arg(long, default_value_t = 3000)]
+    /// Port of Grafana on 127.0.0.1.
+    #[arg(long, default_value_t = 3000, value_name = "PORT")]
     pub grafana_port: u16,
 
-    /// Don't start a model server: scrape the one already listening on --server-port.
+    /// Don't start model servers: scrape the ones already listening on
+    /// --server-port (and the next ports, with --replicas).
     #[arg(long)]
     pub no_server: bool,
     /// Prometheus binary (default: `prometheus` on PATH).
@@ -66,10 +80,43 @@ pub struct StackArgs {
     #[arg(long, value_name = "PATH")]
     pub loadgen_bin: Option<PathBuf>,
 
+    /// Send every sample Prometheus scrapes and records to this remote-write
+    /// endpoint of a long-term store (Grafana Mimir, Thanos Receive,
+    /// VictoriaMetrics...). Off when unset.
+    #[arg(long, env = "MODEL_SERVER_REMOTE_WRITE_URL", value_name = "URL")]
+    pub remote_write_url: Option<String>,
+    /// User name for basic authentication to the remote-write endpoint; needs
+    /// --remote-write-password-file.
+    #[arg(long, env = "MODEL_SERVER_REMOTE_WRITE_USERNAME", value_name = "NAME")]
+    pub remote_write_username: Option<String>,
+    /// File holding the basic-authentication password, read by Prometheus.
+    #[arg(
+        long,
+        env = "MODEL_SERVER_REMOTE_WRITE_PASSWORD_FILE",
+        value_name = "PATH"
+    )]
+    pub remote_write_password_file: Option<PathBuf>,
+    /// File holding a bearer token for the remote-write endpoint, read by Prometheus.
+    #[arg(
+        long,
+        env = "MODEL_SERVER_REMOTE_WRITE_BEARER_TOKEN_FILE",
+        value_name = "PATH"
+    )]
+    pub remote_write_bearer_token_file: Option<PathBuf>,
+    /// A label Prometheus adds to every series and alert it sends elsewhere
+    /// (remote write, Alertmanager). Repeatable; the environment variable takes a
+    /// comma-separated list. By convention `cluster=<where it runs>`, and
+    /// `replica=<a|b>` for a redundant pair, so several stacks stay apart in one store.
+    #[arg(long = "external-label", env = "MODEL_SERVER_EXTERNAL_LABELS",
+          value_name = "NAME=VALUE", value_delimiter = ',',
+          value_parser = prometheus_config::parse_label)]
+    pub external_labels: Vec<ExternalLabel>,
+
     /// Fail instead of warning when Grafana is missing.
     #[arg(long)]
     pub require_all: bool,
-    /// Also run the goose load test (50 users, 3m30s) against the server once it is up.
+    /// Also run the goose load test (50 users, 3m30s) against each model server once
+    /// they are up.
     #[arg(long)]
     pub load: bool,
     /// How long each service may take to become ready.
@@ -84,7 +131,7 @@ pub enum StackError {
     MissingBinary { tool: &'static str, hint: String },
     #[error("port {port} for {service} is already in use on 127.0.0.1; stop what holds it or pass --{flag} with another port")]
     PortBusy {
-        service: &'static str,
+        service: String,
         port: u16,
         flag: &'static str,
     },
@@ -96,6 +143,22 @@ pub enum StackError {
         first: &'static str,
         second: &'static str,
     },
+    #[error("--{flag} {port} is one of the model servers' ports {first}-{last} (--server-port {first}, --replicas {replicas}): each service needs a port of its own")]
+    PortInReplicaRange {
+        port: u16,
+        flag: &'static str,
+        first: u16,
+        last: u16,
+        replicas: u16,
+    },
+    #[error("--server-port {first} with --replicas {replicas} runs past port 65535: choose a lower --server-port")]
+    ReplicasPastLastPort { first: u16, replicas: u16 },
+    #[error("{0}")]
+    RemoteWriteFlags(&'static str),
+    #[error("--remote-write-{flag} {}: no such file", path.display())]
+    CredentialsFile { flag: &'static str, path: PathBuf },
+    #[error("cannot derive the Prometheus config: {0}")]
+    PrometheusConfig(#[from] prometheus_config::DeriveError),
     #[error("cannot find the configs: {0}")]
     ConfigDir(String),
     #[error("--data-dir {} is a file, not a directory; pass a directory (it is created when missing)", path.display())]
@@ -111,20 +174,20 @@ pub enum StackError {
     Template { path: PathBuf, reason: String },
     #[error("cannot start {name} ({})", program.display())]
     Spawn {
-        name: &'static str,
+        name: String,
         program: PathBuf,
         source: std::io::Error,
     },
     #[error("{name} exited during start-up ({status}); its log lines above say why")]
-    DiedStarting { name: &'static str, status: String },
+    DiedStarting { name: String, status: String },
     #[error("{name} was not ready after {}s (no answer on {url})", timeout.as_secs())]
     NotReady {
-        name: &'static str,
+        name: String,
         url: String,
         timeout: Duration,
     },
     #[error("{name} exited unexpectedly ({status}); stopped the rest of the stack")]
-    ChildDied { name: &'static str, status: String },
+    ChildDied { name: String, status: String },
 }
 
 /// One service of the stack, as resolved before anything starts.
@@ -137,6 +200,15 @@ struct Service {
 }
 
 const NAME_WIDTH: usize = 13;
+
+/// `model-server`, or `model-server-1`... when there are several.
+fn server_name(index: usize, replicas: u16) -> String {
+    if replicas > 1 {
+        format!("model-server-{}", index + 1)
+    } else {
+        "model-server".to_owned()
+    }
+}
 
 fn on_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -198,16 +270,80 @@ fn path_arg(flag: &str, path: &Path) -> OsString {
     arg
 }
 
+/// The remote-write endpoint and external labels the flags ask for.
+fn additions(args: &StackArgs) -> Result<Additions, StackError> {
+    let credentials = |flag: &'static str, path: &PathBuf| -> Result<PathBuf, StackError> {
+        // Absolute: Prometheus reads a relative path from the config's folder.
+        let path = std::path::absolute(path).map_err(|source| StackError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(StackError::CredentialsFile { flag, path })
+        }
+    };
+    let auth = match (
+        &args.remote_write_username,
+        &args.remote_write_password_file,
+        &args.remote_write_bearer_token_file,
+    ) {
+        (None, None, None) => RemoteAuth::None,
+        (Some(username), Some(file), None) => RemoteAuth::Basic {
+            username: username.clone(),
+            password_file: credentials("password-file", file)?,
+        },
+        (None, None, Some(file)) => {
+            RemoteAuth::BearerTokenFile(credentials("bearer-token-file", file)?)
+        }
+        (_, _, Some(_)) => {
+            return Err(StackError::RemoteWriteFlags(
+                "--remote-write-bearer-token-file and basic authentication exclude each other",
+            ))
+        }
+        _ => {
+            return Err(StackError::RemoteWriteFlags(
+                "--remote-write-username and --remote-write-password-file go together",
+            ))
+        }
+    };
+    let remote_write = match &args.remote_write_url {
+        Some(url) if !url.is_empty() => Some(RemoteWrite {
+            url: url.clone(),
+            auth,
+        }),
+        _ if auth != RemoteAuth::None => {
+            return Err(StackError::RemoteWriteFlags(
+                "remote-write credentials were given without --remote-write-url",
+            ))
+        }
+        _ => None,
+    };
+    if remote_write.is_some() && !args.external_labels.iter().any(|l| l.name == "cluster") {
+        eprintln!(
+            "warning: remote write without --external-label cluster=...: \
+             series of several stacks will mix in the store"
+        );
+    }
+    Ok(Additions {
+        external_labels: args.external_labels.clone(),
+        remote_write,
+    })
+}
+
 /// Runs the stack until Ctrl-C/SIGTERM (Ok) or until a child dies (Err).
 pub async fn run(args: StackArgs) -> Result<(), StackError> {
     let ports = Ports {
         server: args.server_port,
+        replicas: args.replicas,
         node_exporter: args.node_exporter_port,
         prometheus: args.prometheus_port,
         alertmanager: args.alertmanager_port,
         grafana: args.grafana_port,
     };
     ports.validate()?;
+    let additions = additions(&args)?;
     let config_dir = layout::find_config_dir(args.config_dir.as_deref())?;
     let config_dir = std::fs::canonicalize(&config_dir).map_err(|source| StackError::Io {
         path: config_dir.clone(),
@@ -287,6 +423,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     let prom_dir = data_dir.join("prometheus");
     layout::copy_dir(&config_dir.join("monitoring/prometheus"), &prom_dir)?;
     layout::write_targets(&prom_dir, &ports)?;
+    layout::derive_prometheus_config(&prom_dir.join("prometheus.yml"), &additions)?;
     let am_dir = data_dir.join("alertmanager");
     layout::copy_dir(&config_dir.join("monitoring/alertmanager"), &am_dir)?;
     layout::render_alertmanager(
@@ -298,7 +435,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     let mut services = Vec::new();
     services.push(Service {
         spec: Spec {
-            name: "node-exporter",
+            name: "node-exporter".to_owned(),
             program: node_exporter,
             args: vec![
                 OsString::from(format!(
@@ -322,28 +459,30 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
             path: PathBuf::from("/proc/self/exe"),
             source,
         })?;
-        services.push(Service {
-            spec: Spec {
-                name: "model-server",
-                program: exe,
-                args: os(&[
-                    "serve",
-                    "--listen",
-                    &format!("127.0.0.1:{}", ports.server),
-                    "--enable-faults",
-                ]),
-                env: vec![],
-                kind: Kind::Service,
-            },
-            port: ports.server,
-            ready_path: "/readyz",
-            url: format!("http://127.0.0.1:{}", ports.server),
-            note: "POST /predict, GET /metrics (faults enabled)".to_owned(),
-        });
+        for (index, port) in ports.servers().enumerate() {
+            services.push(Service {
+                spec: Spec {
+                    name: server_name(index, ports.replicas),
+                    program: exe.clone(),
+                    args: os(&[
+                        "serve",
+                        "--listen",
+                        &format!("127.0.0.1:{port}"),
+                        "--enable-faults",
+                    ]),
+                    env: vec![],
+                    kind: Kind::Service,
+                },
+                port,
+                ready_path: "/readyz",
+                url: format!("http://127.0.0.1:{port}"),
+                note: "POST /predict, GET /metrics (faults enabled)".to_owned(),
+            });
+        }
     }
     services.push(Service {
         spec: Spec {
-            name: "alertmanager",
+            name: "alertmanager".to_owned(),
             program: alertmanager,
             args: vec![
                 path_arg("--config.file=", &am_dir.join("alertmanager.yml")),
@@ -368,7 +507,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     });
     services.push(Service {
         spec: Spec {
-            name: "prometheus",
+            name: "prometheus".to_owned(),
             program: prometheus,
             args: vec![
                 path_arg("--config.file=", &prom_dir.join("prometheus.yml")),
@@ -408,7 +547,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         if !probe::port_is_free(addr) {
             let flag = ports.flag_of(service.port);
             return Err(StackError::PortBusy {
-                service: service.spec.name,
+                service: service.spec.name.clone(),
                 port: service.port,
                 flag,
             });
@@ -427,7 +566,15 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     }
 
     let mut supervisor = Supervisor::new(NAME_WIDTH);
-    let outcome = start_and_watch(&mut supervisor, &services, &args, loadgen, &ports).await;
+    let outcome = start_and_watch(
+        &mut supervisor,
+        &services,
+        &args,
+        loadgen,
+        &ports,
+        &additions,
+    )
+    .await;
     supervisor.stop_all(Duration::from_secs(10)).await;
     if outcome.is_ok() {
         if let Some(temp) = temp {
@@ -523,7 +670,7 @@ fn grafana_service(
     }
     Ok(Service {
         spec: Spec {
-            name: "grafana",
+            name: "grafana".to_owned(),
             program: binary.to_owned(),
             args: cli,
             env,
@@ -542,6 +689,7 @@ async fn start_and_watch(
     args: &StackArgs,
     loadgen: Option<PathBuf>,
     ports: &Ports,
+    additions: &Additions,
 ) -> Result<(), StackError> {
     let shutdown = crate::server::shutdown_signal();
     tokio::pin!(shutdown);
@@ -567,7 +715,7 @@ async fn start_and_watch(
             }
             if started.elapsed() > args.ready_timeout {
                 return Err(StackError::NotReady {
-                    name: service.spec.name,
+                    name: service.spec.name.clone(),
                     url: format!("http://{addr}{}", service.ready_path),
                     timeout: args.ready_timeout,
                 });
@@ -592,21 +740,47 @@ async fn start_and_watch(
         );
     }
     if args.no_server {
+        for (index, port) in ports.servers().enumerate() {
+            println!(
+                "{:<NAME_WIDTH$}  {:<42}  started elsewhere (--no-server)",
+                server_name(index, ports.replicas),
+                format!("http://127.0.0.1:{port}")
+            );
+        }
+    }
+    if let Some(remote) = &additions.remote_write {
         println!(
-            "{:<NAME_WIDTH$}  http://127.0.0.1:{:<25}  started elsewhere (--no-server)",
-            "model-server", ports.server
+            "{:<NAME_WIDTH$}  {:<42}  remote write of every sample",
+            "long-term",
+            prometheus_config::redacted_url(&remote.url)
         );
+    }
+    if !additions.external_labels.is_empty() {
+        let labels: Vec<String> = additions
+            .external_labels
+            .iter()
+            .map(|l| format!("{}={}", l.name, l.value))
+            .collect();
+        println!("external labels: {}", labels.join(", "));
     }
     println!("\nCtrl-C stops everything.\n");
 
     if let Some(loadgen) = loadgen {
-        supervisor.spawn(Spec {
-            name: "loadgen",
-            program: loadgen,
-            args: os(&["--host", &format!("http://127.0.0.1:{}", ports.server)]),
-            env: vec![],
-            kind: Kind::Job,
-        })?;
+        for (index, port) in ports.servers().enumerate() {
+            // loadgen leaves goose's controllers (fixed ports) off: runs side by side.
+            let cli = os(&["--host", &format!("http://127.0.0.1:{port}")]);
+            supervisor.spawn(Spec {
+                name: if ports.replicas > 1 {
+                    format!("loadgen-{}", index + 1)
+                } else {
+                    "loadgen".to_owned()
+                },
+                program: loadgen.clone(),
+                args: cli,
+                env: vec![],
+                kind: Kind::Job,
+            })?;
+        }
     }
 
     loop {
