@@ -398,3 +398,104 @@ fn remote_write_flags_that_cannot_work_are_refused() {
         assert!(text.contains(message), "{args:?}: {text}");
     }
 }
+
+/// `model-server render-config -` on `template` with only `env` set.
+fn render_config(template: &str, env: &[(String, String)]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(["render-config", "-"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(template.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Every case of tests/envsubst/cases.json, whose `a8m` column was recorded from
+/// the real a8m/envsubst (what the NixOS Alertmanager module runs): rendered
+/// exactly as it renders them, or, where marked, refused with an error.
+#[test]
+fn render_config_matches_the_real_envsubst_or_refuses() {
+    let text = std::fs::read_to_string(format!("{REPO}/tests/envsubst/cases.json")).unwrap();
+    let data: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = data["cases"].as_array().unwrap();
+    assert!(cases.len() >= 30, "{}", cases.len());
+    let (mut same, mut refused) = (0, 0);
+    for case in cases {
+        let template = case["template"].as_str().unwrap();
+        let env: Vec<(String, String)> = case["env"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        let out = render_config(template, &env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match case["ours"].as_str().unwrap() {
+            "same" => {
+                let a8m = case["a8m"].as_str().unwrap_or_else(|| panic!("{case}"));
+                assert!(out.status.success(), "{template:?}: {stderr}");
+                assert_eq!(stdout, a8m, "{template:?}");
+                same += 1;
+            }
+            "refused" => {
+                assert_eq!(out.status.code(), Some(1), "{template:?}: {stdout}");
+                assert!(
+                    stderr.starts_with("error: cannot render standard input: line "),
+                    "{template:?}: {stderr}"
+                );
+                assert!(stdout.is_empty(), "{template:?}: {stdout}");
+                refused += 1;
+            }
+            other => panic!("unknown `ours` {other:?}"),
+        }
+    }
+    assert!(
+        same >= 20 && refused >= 10,
+        "{same} same, {refused} refused"
+    );
+}
+
+#[test]
+fn render_config_writes_the_alertmanager_config_privately() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alertmanager.yml");
+    let status = Command::new(BIN)
+        .args([
+            "render-config",
+            &format!("{REPO}/monitoring/alertmanager/alertmanager.yml"),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", "123:secret-token")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    assert!(status.stdout.is_empty(), "{status:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("bot_token: '123:secret-token'"), "{text}");
+    assert!(
+        text.contains("api_url: 'http://127.0.0.1:9/unconfigured'"),
+        "{text}"
+    );
+    // Comments may show the syntax (written $${VAR} in the template); values may not.
+    let left: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains("${"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
