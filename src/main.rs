@@ -152,6 +152,13 @@ fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
 }
 
 fn run_stack(args: StackArgs) -> anyhow::Result<()> {
+    // The stack's own events (a signal received, ...); RUST_LOG overrides.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

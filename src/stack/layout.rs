@@ -81,17 +81,6 @@ impl Ports {
         self.server.checked_add(self.replicas.max(1) - 1)
     }
 
-    /// The flag that set `port` (the first one, if several did); a replica's
-    /// port is set by `--server-port`.
-    pub fn flag_of(&self, port: u16) -> &'static str {
-        self.with_flags()
-            .into_iter()
-            .find(|(p, _)| *p == port)
-            .map(|(_, flag)| flag)
-            .or_else(|| self.servers().any(|p| p == port).then_some("server-port"))
-            .unwrap_or("")
-    }
-
     /// Refuses port 0 (the OS would pick one that nothing else knows), a port
     /// given to two services (all on 127.0.0.1; with --no-server the server's port
     /// is still scraped), and a service port inside the model servers' range.
@@ -432,8 +421,6 @@ mod tests {
         };
         assert!(ports.validate().is_ok());
         assert_eq!(ports.servers().collect::<Vec<_>>(), [8000, 8001, 8002]);
-        assert_eq!(ports.flag_of(8002), "server-port");
-        assert_eq!(ports.flag_of(8003), "");
         let err = Ports {
             grafana: 8002,
             ..ports
