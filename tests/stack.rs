@@ -30,6 +30,13 @@ fn free_ports(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Appends each flag with its port.
+fn with_ports<'a>(args: &mut Vec<&'a str>, flags: &[&'a str], ports: &'a [String]) {
+    for (flag, port) in flags.iter().zip(ports) {
+        args.extend([*flag, port.as_str()]);
+    }
+}
+
 #[test]
 fn a_missing_binary_names_the_package_to_install() {
     let (code, text) = stack(&[]);
@@ -66,17 +73,16 @@ fn missing_grafana_warns_unless_require_all() {
     // Grafana missing: a warning, then the busy port stops the start before anything runs.
     let mut args = bins.to_vec();
     args.extend(["--prometheus-port", &port]);
-    for (flag, p) in [
-        "--server-port",
-        "--node-exporter-port",
-        "--alertmanager-port",
-        "--grafana-port",
-    ]
-    .into_iter()
-    .zip(&free)
-    {
-        args.extend([flag, p.as_str()]);
-    }
+    with_ports(
+        &mut args,
+        &[
+            "--server-port",
+            "--node-exporter-port",
+            "--alertmanager-port",
+            "--grafana-port",
+        ],
+        &free,
+    );
     let (code, text) = stack(&args);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("warning: grafana not found"), "{text}");
@@ -137,18 +143,17 @@ fn stack_with_free_ports(args: &[&str]) -> (Option<i32>, String) {
         "--alertmanager-bin",
         "/bin/sh",
     ];
-    for (flag, port) in [
-        "--server-port",
-        "--node-exporter-port",
-        "--prometheus-port",
-        "--alertmanager-port",
-        "--grafana-port",
-    ]
-    .into_iter()
-    .zip(&ports)
-    {
-        all.extend([flag, port.as_str()]);
-    }
+    with_ports(
+        &mut all,
+        &[
+            "--server-port",
+            "--node-exporter-port",
+            "--prometheus-port",
+            "--alertmanager-port",
+            "--grafana-port",
+        ],
+        &ports,
+    );
     all.extend(args);
     stack(&all)
 }
@@ -321,17 +326,16 @@ fn a_busy_replica_port_is_refused_before_anything_starts() {
         "--server-port",
         &base,
     ];
-    for (flag, port) in [
-        "--node-exporter-port",
-        "--prometheus-port",
-        "--alertmanager-port",
-        "--grafana-port",
-    ]
-    .into_iter()
-    .zip(&others)
-    {
-        args.extend([flag, port.as_str()]);
-    }
+    with_ports(
+        &mut args,
+        &[
+            "--node-exporter-port",
+            "--prometheus-port",
+            "--alertmanager-port",
+            "--grafana-port",
+        ],
+        &others,
+    );
     let (code, text) = stack(&args);
     assert_eq!(code, Some(1), "{text}");
     let busy = base.parse::<u16>().unwrap() + 1;

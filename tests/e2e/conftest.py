@@ -198,11 +198,17 @@ def receivers():
         yield r
 
 
+def fresh_overlay(tmp_path_factory, name):
+    """A new temporary folder holding the test overlay in config/."""
+    assert BIN.is_file(), f"{BIN} is missing: run `cargo build` first"
+    tmp = tmp_path_factory.mktemp(name)
+    make_overlay(tmp / "config")
+    return tmp
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, receivers):
-    assert BIN.is_file(), f"{BIN} is missing: run `cargo build` first"
-    tmp = tmp_path_factory.mktemp("e2e")
-    make_overlay(tmp / "config")
+    tmp = fresh_overlay(tmp_path_factory, "e2e")
     s = Stack(tmp)
     server_log = open(tmp / "server.log", "w")
     s.server = Server(s.ports["server"], server_log)
@@ -216,11 +222,19 @@ def stack(tmp_path_factory, receivers):
         "TELEGRAM_CHAT_ID": TELEGRAM_CHAT,
     })
     try:
-        s.start(["--no-server"], env)
-        yield s
+        yield from running(s, ["--no-server"], env)
     finally:
-        code = s.stop()
         if s.server.proc.poll() is None:
             s.server.stop()
-        print(s.log_path.read_text()[-3000:])
+
+
+def running(stack, args, env=None):
+    """Yields `stack` started with `args`; then stops it, prints its log's tail and
+    checks that it exited cleanly (for module fixtures: `yield from running(...)`)."""
+    try:
+        stack.start(args, env)
+        yield stack
+    finally:
+        code = stack.stop()
+        print(stack.log_path.read_text()[-3000:])
         assert code == 0, f"stack exit code {code}"

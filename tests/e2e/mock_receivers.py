@@ -9,36 +9,24 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class Receivers:
+class _Recorder:
+    """A loopback HTTP server on its own thread that records every POST as
+    `self.record(request, body)` gives it and answers what `self.answer(path, n)`
+    returns, as (status, JSON payload bytes or b"")."""
+
     def __init__(self):
         self.posts = []
         self._lock = threading.Lock()
-        receivers = self
+        recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw or b"null")
-                except ValueError:
-                    body = {"_raw": raw.decode("utf-8", "replace")}
-                with receivers._lock:
-                    receivers.posts.append((self.path, body))
-                if "/telegram/" in self.path:
-                    # telebot expects the Bot API envelope with the sent message.
-                    reply = {
-                        "ok": True,
-                        "result": {"message_id": len(receivers.posts), "date": 0,
-                                   "chat": {"id": 0, "type": "private"}, "text": ""},
-                    }
-                    self._answer(200, json.dumps(reply).encode())
-                elif "/discord" in self.path:
-                    self._answer(204, b"")
-                else:
-                    self._answer(200, b"ok")
-
-            def _answer(self, status, payload):
+                entry = recorder.record(self, self.rfile.read(length))
+                with recorder._lock:
+                    recorder.posts.append(entry)
+                    count = len(recorder.posts)
+                status, payload = recorder.answer(self.path, count)
                 self.send_response(status)
                 if payload:
                     self.send_header("content-type", "application/json")
@@ -70,49 +58,41 @@ class Receivers:
             return list(self.posts)
 
 
-class RemoteWriteReceiver:
+class Receivers(_Recorder):
+    """Slack, Telegram and Discord: each POST recorded as (path, parsed JSON body)."""
+
+    def record(self, request, raw):
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            body = {"_raw": raw.decode("utf-8", "replace")}
+        return request.path, body
+
+    def answer(self, path, count):
+        if "/telegram/" in path:
+            # telebot expects the Bot API envelope with the sent message.
+            reply = {
+                "ok": True,
+                "result": {"message_id": count, "date": 0,
+                           "chat": {"id": 0, "type": "private"}, "text": ""},
+            }
+            return 200, json.dumps(reply).encode()
+        if "/discord" in path:
+            return 204, b""
+        return 200, b"ok"
+
+
+class RemoteWriteReceiver(_Recorder):
     """A stand-in for a long-term store's remote-write endpoint (Mimir, Thanos
-    Receive, VictoriaMetrics): records each POST's headers and raw body, answers 204."""
+    Receive, VictoriaMetrics): each POST recorded as (path, headers, raw body)."""
 
     HEADERS = ("content-encoding", "content-type", "x-prometheus-remote-write-version")
 
-    def __init__(self):
-        self.posts = []
-        self._lock = threading.Lock()
-        receiver = self
+    def record(self, request, raw):
+        return request.path, {h: request.headers.get(h) for h in self.HEADERS}, raw
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
-                headers = {h: self.headers.get(h) for h in RemoteWriteReceiver.HEADERS}
-                with receiver._lock:
-                    receiver.posts.append((self.path, headers, body))
-                self.send_response(204)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def url(self, path):
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def snapshot(self):
-        with self._lock:
-            return list(self.posts)
+    def answer(self, path, count):
+        return 204, b""
 
 
 def snappy_decompress(data):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, REPO, Stack, make_overlay, wait_until
+from conftest import BIN, REPO, Stack, fresh_overlay, running, wait_until
 from mock_receivers import RemoteWriteReceiver, snappy_decompress
 
 REPLICAS = 3
@@ -40,19 +40,12 @@ def store():
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory, store):
-    assert BIN.is_file(), f"{BIN} is missing: run `cargo build` first"
-    tmp = tmp_path_factory.mktemp("replicas")
-    make_overlay(tmp / "config")
-    s = Stack(tmp, replicas=REPLICAS)
-    try:
-        s.start(["--replicas", str(REPLICAS),
-                 "--remote-write-url", store.url("/api/v1/push"),
-                 "--external-label", f"cluster={CLUSTER}", "--external-label", "replica=a"])
-        yield s
-    finally:
-        code = s.stop()
-        print(s.log_path.read_text()[-3000:])
-        assert code == 0, f"stack exit code {code}"
+    tmp = fresh_overlay(tmp_path_factory, "replicas")
+    yield from running(Stack(tmp, replicas=REPLICAS), [
+        "--replicas", str(REPLICAS),
+        "--remote-write-url", store.url("/api/v1/push"),
+        "--external-label", f"cluster={CLUSTER}", "--external-label", "replica=a",
+    ])
 
 
 def instances(stack):
