@@ -7,12 +7,13 @@
 //! and stops them all on Ctrl-C or SIGTERM. A child that dies stops the stack with
 //! a message naming it. This is also what `nix run .#stack` runs.
 //!
-//! This module owns the flags, the errors and the run itself; the rooms:
+//! This module owns the errors and the run itself; the rooms: `args` (the flags),
 //! `binaries` (finding the programs), `services` (the service table and the URL
 //! table), `layout` (the data dir and its files), `prometheus_config` (remote
 //! write and external labels), `envsubst` (the Alertmanager template), `supervisor`
 //! (the children), `probe` (readiness and free ports).
 
+mod args;
 mod binaries;
 pub mod envsubst;
 pub mod layout;
@@ -25,119 +26,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Args;
-
+pub use args::StackArgs;
 use binaries::Binaries;
 use layout::Ports;
-use prometheus_config::{Additions, ExternalLabel, RemoteAuth, RemoteWrite};
+use prometheus_config::Additions;
 use services::os;
 use services::Service;
 use supervisor::{describe, Kind, Spec, Supervisor};
-
-/// Options of `model-server stack`.
-#[derive(Debug, Clone, Args)]
-pub struct StackArgs {
-    /// Where the services keep their data and rendered configs. Default: a fresh
-    /// temporary folder, removed when the stack stops cleanly.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Folder holding the repository's `monitoring/` and `dashboards/`. Default: the
-    /// current directory, else `<binary dir>/../share/model-server`.
-    #[arg(long, env = "MODEL_SERVER_CONFIG_DIR", value_name = "DIR")]
-    pub config_dir: Option<PathBuf>,
-
-    /// Port of the model server on 127.0.0.1; with --replicas N, the first of N
-    /// consecutive ports.
-    #[arg(long, default_value_t = 8000, value_name = "PORT")]
-    pub server_port: u16,
-    /// How many model servers to run, on consecutive ports from --server-port.
-    /// Prometheus scrapes each as its own `instance` of job `model-server`.
-    #[arg(long, default_value_t = 1, value_name = "N",
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub replicas: u16,
-    /// Port of node-exporter on 127.0.0.1.
-    #[arg(long, default_value_t = 9100, value_name = "PORT")]
-    pub node_exporter_port: u16,
-    /// Port of Prometheus on 127.0.0.1.
-    #[arg(long, default_value_t = 9090, value_name = "PORT")]
-    pub prometheus_port: u16,
-    /// Port of Alertmanager on 127.0.0.1.
-    #[arg(long, default_value_t = 9093, value_name = "PORT")]
-    pub alertmanager_port: u16,
-    /// Port of Grafana on 127.0.0.1.
-    #[arg(long, default_value_t = 3000, value_name = "PORT")]
-    pub grafana_port: u16,
-
-    /// Don't start model servers: scrape the ones already listening on
-    /// --server-port (and the next ports, with --replicas).
-    #[arg(long)]
-    pub no_server: bool,
-    /// Prometheus binary (default: `prometheus` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub prometheus_bin: Option<PathBuf>,
-    /// node-exporter binary (default: `prometheus-node-exporter` or `node_exporter` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub node_exporter_bin: Option<PathBuf>,
-    /// Alertmanager binary (default: `alertmanager` or `prometheus-alertmanager` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub alertmanager_bin: Option<PathBuf>,
-    /// Grafana binary (default: `grafana` or `grafana-server` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub grafana_bin: Option<PathBuf>,
-    /// Grafana's home (the folder with conf/defaults.ini). Default: guessed from the binary.
-    #[arg(long, env = "MODEL_SERVER_GRAFANA_HOME", value_name = "DIR")]
-    pub grafana_homepath: Option<PathBuf>,
-    /// Load generator binary for --load (default: `loadgen` next to this binary or on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub loadgen_bin: Option<PathBuf>,
-
-    /// Send every sample Prometheus scrapes and records to this remote-write
-    /// endpoint of a long-term store (Grafana Mimir, Thanos Receive,
-    /// VictoriaMetrics...). Off when unset.
-    #[arg(long, env = "MODEL_SERVER_REMOTE_WRITE_URL", value_name = "URL")]
-    pub remote_write_url: Option<String>,
-    /// User name for basic authentication to the remote-write endpoint; needs
-    /// --remote-write-password-file.
-    #[arg(long, env = "MODEL_SERVER_REMOTE_WRITE_USERNAME", value_name = "NAME")]
-    pub remote_write_username: Option<String>,
-    /// File holding the basic-authentication password, read by Prometheus.
-    #[arg(
-        long,
-        env = "MODEL_SERVER_REMOTE_WRITE_PASSWORD_FILE",
-        value_name = "PATH"
-    )]
-    pub remote_write_password_file: Option<PathBuf>,
-    /// File holding a bearer token for the remote-write endpoint, read by Prometheus.
-    #[arg(
-        long,
-        env = "MODEL_SERVER_REMOTE_WRITE_BEARER_TOKEN_FILE",
-        value_name = "PATH"
-    )]
-    pub remote_write_bearer_token_file: Option<PathBuf>,
-    /// A label Prometheus adds to every series and alert it sends elsewhere
-    /// (remote write, Alertmanager). Repeatable; the environment variable takes a
-    /// comma-separated list. By convention `cluster=<where it runs>`, and
-    /// `replica=<a|b>` for a redundant pair, so several stacks stay apart in one store.
-    #[arg(long = "external-label", env = "MODEL_SERVER_EXTERNAL_LABELS",
-          value_name = "NAME=VALUE", value_delimiter = ',',
-          value_parser = prometheus_config::parse_label)]
-    pub external_labels: Vec<ExternalLabel>,
-
-    /// Show every log line of the children. By default they log warnings and
-    /// errors only, so the URL table stays readable.
-    #[arg(long, short)]
-    pub verbose: bool,
-    /// Fail instead of warning when Grafana is missing.
-    #[arg(long)]
-    pub require_all: bool,
-    /// Also run the goose load test (50 users, 3m30s) against each model server once
-    /// they are up.
-    #[arg(long)]
-    pub load: bool,
-    /// How long each service may take to become ready.
-    #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
-    pub ready_timeout: Duration,
-}
 
 /// Why the stack could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -205,68 +100,6 @@ pub enum StackError {
     ChildDied { name: String, status: String },
 }
 
-/// The remote-write endpoint and external labels the flags ask for.
-fn additions(args: &StackArgs) -> Result<Additions, StackError> {
-    let credentials = |flag: &'static str, path: &PathBuf| -> Result<PathBuf, StackError> {
-        // Absolute: Prometheus reads a relative path from the config's folder.
-        let path = std::path::absolute(path).map_err(|source| StackError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        if path.is_file() {
-            Ok(path)
-        } else {
-            Err(StackError::CredentialsFile { flag, path })
-        }
-    };
-    let auth = match (
-        &args.remote_write_username,
-        &args.remote_write_password_file,
-        &args.remote_write_bearer_token_file,
-    ) {
-        (None, None, None) => RemoteAuth::None,
-        (Some(username), Some(file), None) => RemoteAuth::Basic {
-            username: username.clone(),
-            password_file: credentials("password-file", file)?,
-        },
-        (None, None, Some(file)) => {
-            RemoteAuth::BearerTokenFile(credentials("bearer-token-file", file)?)
-        }
-        (_, _, Some(_)) => {
-            return Err(StackError::RemoteWriteFlags(
-                "--remote-write-bearer-token-file and basic authentication exclude each other",
-            ))
-        }
-        _ => {
-            return Err(StackError::RemoteWriteFlags(
-                "--remote-write-username and --remote-write-password-file go together",
-            ))
-        }
-    };
-    let remote_write = match &args.remote_write_url {
-        Some(url) if !url.is_empty() => Some(RemoteWrite {
-            url: url.clone(),
-            auth,
-        }),
-        _ if auth != RemoteAuth::None => {
-            return Err(StackError::RemoteWriteFlags(
-                "remote-write credentials were given without --remote-write-url",
-            ))
-        }
-        _ => None,
-    };
-    if remote_write.is_some() && !args.external_labels.iter().any(|l| l.name == "cluster") {
-        eprintln!(
-            "warning: remote write without --external-label cluster=...: \
-             series of several stacks will mix in the store"
-        );
-    }
-    Ok(Additions {
-        external_labels: args.external_labels.clone(),
-        remote_write,
-    })
-}
-
 /// Runs the stack until Ctrl-C/SIGTERM (Ok) or until a child dies (Err).
 pub async fn run(args: StackArgs) -> Result<(), StackError> {
     let ports = Ports {
@@ -278,7 +111,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         grafana: args.grafana_port,
     };
     ports.validate()?;
-    let additions = additions(&args)?;
+    let additions = prometheus_config::from_flags(&args)?;
     let config_dir = layout::find_config_dir(args.config_dir.as_deref())?;
     let config_dir = std::fs::canonicalize(&config_dir).map_err(|source| StackError::Io {
         path: config_dir.clone(),

@@ -1,11 +1,14 @@
 //! The stack's Prometheus config: the repository's `prometheus.yml` (a plain file,
 //! also used unchanged by the NixOS module) plus what the stack's flags add to the
-//! copy in the data dir: `external_labels` and one `remote_write` endpoint.
+//! copy in the data dir: `external_labels` and one `remote_write` endpoint, read
+//! from the flags by `from_flags`.
 //!
 //! The additions are written as YAML flow collections produced by serde_json (JSON
 //! is YAML), so no value is ever spliced into the file unquoted.
 
 use std::path::PathBuf;
+
+use super::{StackArgs, StackError};
 
 /// A label Prometheus adds to every series and alert it sends elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +179,68 @@ pub fn derive(text: &str, additions: &Additions) -> Result<String, DeriveError> 
         ));
     }
     Ok(out)
+}
+
+/// The remote-write endpoint and external labels the flags ask for.
+pub fn from_flags(args: &StackArgs) -> Result<Additions, StackError> {
+    let credentials = |flag: &'static str, path: &PathBuf| -> Result<PathBuf, StackError> {
+        // Absolute: Prometheus reads a relative path from the config's folder.
+        let path = std::path::absolute(path).map_err(|source| StackError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(StackError::CredentialsFile { flag, path })
+        }
+    };
+    let auth = match (
+        &args.remote_write_username,
+        &args.remote_write_password_file,
+        &args.remote_write_bearer_token_file,
+    ) {
+        (None, None, None) => RemoteAuth::None,
+        (Some(username), Some(file), None) => RemoteAuth::Basic {
+            username: username.clone(),
+            password_file: credentials("password-file", file)?,
+        },
+        (None, None, Some(file)) => {
+            RemoteAuth::BearerTokenFile(credentials("bearer-token-file", file)?)
+        }
+        (_, _, Some(_)) => {
+            return Err(StackError::RemoteWriteFlags(
+                "--remote-write-bearer-token-file and basic authentication exclude each other",
+            ))
+        }
+        _ => {
+            return Err(StackError::RemoteWriteFlags(
+                "--remote-write-username and --remote-write-password-file go together",
+            ))
+        }
+    };
+    let remote_write = match &args.remote_write_url {
+        Some(url) if !url.is_empty() => Some(RemoteWrite {
+            url: url.clone(),
+            auth,
+        }),
+        _ if auth != RemoteAuth::None => {
+            return Err(StackError::RemoteWriteFlags(
+                "remote-write credentials were given without --remote-write-url",
+            ))
+        }
+        _ => None,
+    };
+    if remote_write.is_some() && !args.external_labels.iter().any(|l| l.name == "cluster") {
+        eprintln!(
+            "warning: remote write without --external-label cluster=...: \
+             series of several stacks will mix in the store"
+        );
+    }
+    Ok(Additions {
+        external_labels: args.external_labels.clone(),
+        remote_write,
+    })
 }
 
 #[cfg(test)]
