@@ -253,8 +253,9 @@ pub fn derive_prometheus_config(path: &Path, additions: &Additions) -> Result<()
     fs::write(path, derived).map_err(io_err(path))
 }
 
-/// Renders the Alertmanager template with secrets from the environment into a
-/// 0600 file. `extra` variables (set by the stack itself) win over the environment.
+/// Renders the Alertmanager template with secrets from the environment (or their
+/// `_FILE`s) into a 0600 file. `extra` variables (set by the stack itself) win
+/// over the environment.
 pub fn render_alertmanager(
     template: &Path,
     out: &Path,
@@ -267,6 +268,8 @@ pub fn render_alertmanager(
             return Some(v.clone());
         }
         match secret(name) {
+            // Set but empty, as envsubst tells it from unset (`${VAR-default}`).
+            Ok(None) => std::env::var(name).ok(),
             Ok(v) => v,
             Err(e) => {
                 missing_file.get_or_insert(e);
@@ -300,15 +303,18 @@ mod tests {
         let template = dir.path().join("am.yml");
         fs::write(
             &template,
-            "url: ${GRAFANA_URL}\nslack: ${MODEL_SERVER_TEST_UNSET_SECRET:-http://127.0.0.1:9/}\ncost: $$1\n",
+            "url: ${GRAFANA_URL}\nslack: ${MODEL_SERVER_TEST_UNSET_SECRET:-http://127.0.0.1:9/}\ncost: $$1\n\
+             empty: [${MODEL_SERVER_TEST_EMPTY_SECRET-unset}]\n",
         )
         .unwrap();
         let out = dir.path().join("rendered.yml");
+        std::env::set_var("MODEL_SERVER_TEST_EMPTY_SECRET", "");
         render_alertmanager(&template, &out, &[("GRAFANA_URL", "http://g:3000".into())]).unwrap();
+        std::env::remove_var("MODEL_SERVER_TEST_EMPTY_SECRET");
         let text = fs::read_to_string(&out).unwrap();
         assert_eq!(
             text,
-            "url: http://g:3000\nslack: http://127.0.0.1:9/\ncost: $1\n"
+            "url: http://g:3000\nslack: http://127.0.0.1:9/\ncost: $1\nempty: []\n"
         );
         let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
