@@ -15,7 +15,8 @@ use model_server::config::{LogFormat, ServeConfig};
 use model_server::model::train::{train, Algorithm, TrainOptions};
 use model_server::server::signals::Signals;
 use model_server::server::{rlimit, ModelSource, Server};
-use model_server::stack::StackArgs;
+use model_server::stack::layout::write_private;
+use model_server::stack::{envsubst, StackArgs};
 use model_server::telemetry::Telemetry;
 
 /// An Iris classifier (smartcore) served over HTTP, instrumented with
@@ -41,6 +42,20 @@ enum Command {
     /// Run the monitoring stack: model server, node-exporter, Prometheus,
     /// Alertmanager and Grafana on loopback, with the repository's configs.
     Stack(StackArgs),
+    /// Render an envsubst template (monitoring/alertmanager/alertmanager.yml) from
+    /// the environment, as the NixOS Alertmanager module does at start; the stack
+    /// renders with the same code.
+    RenderConfig(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// The template; `-` reads standard input.
+    template: PathBuf,
+    /// Write the result here, mode 0600 (it may hold secrets), instead of to
+    /// standard output.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +83,7 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => run_train(args),
         Some(Command::Serve(config)) => run_serve(config),
         Some(Command::Stack(args)) => run_stack(args),
+        Some(Command::RenderConfig(args)) => run_render_config(args),
         None => run_serve(cli.serve),
     };
     match result {
@@ -131,12 +147,46 @@ fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
 }
 
 fn run_stack(args: StackArgs) -> anyhow::Result<()> {
+    // The stack's own events (a signal received, ...); RUST_LOG overrides.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(model_server::stack::run(args))?;
+    Ok(())
+}
+
+fn run_render_config(args: RenderArgs) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut template = String::new();
+    if args.template.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut template)
+            .context("cannot read the template from standard input")?;
+    } else {
+        template = std::fs::read_to_string(&args.template)
+            .with_context(|| format!("cannot read {}", args.template.display()))?;
+    }
+    let rendered = envsubst::render_from_env(&template).with_context(|| {
+        if args.template.as_os_str() == "-" {
+            "cannot render standard input".to_owned()
+        } else {
+            format!("cannot render {}", args.template.display())
+        }
+    })?;
+    match &args.out {
+        Some(out) => write_private(out, rendered.as_bytes())?,
+        None => std::io::stdout()
+            .write_all(rendered.as_bytes())
+            .context("cannot write to standard output")?,
+    }
     Ok(())
 }
 

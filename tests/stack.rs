@@ -30,6 +30,13 @@ fn free_ports(n: usize) -> Vec<String> {
         .collect()
 }
 
+/// Appends each flag with its port.
+fn with_ports<'a>(args: &mut Vec<&'a str>, flags: &[&'a str], ports: &'a [String]) {
+    for (flag, port) in flags.iter().zip(ports) {
+        args.extend([*flag, port.as_str()]);
+    }
+}
+
 #[test]
 fn a_missing_binary_names_the_package_to_install() {
     let (code, text) = stack(&[]);
@@ -66,17 +73,16 @@ fn missing_grafana_warns_unless_require_all() {
     // Grafana missing: a warning, then the busy port stops the start before anything runs.
     let mut args = bins.to_vec();
     args.extend(["--prometheus-port", &port]);
-    for (flag, p) in [
-        "--server-port",
-        "--node-exporter-port",
-        "--alertmanager-port",
-        "--grafana-port",
-    ]
-    .into_iter()
-    .zip(&free)
-    {
-        args.extend([flag, p.as_str()]);
-    }
+    with_ports(
+        &mut args,
+        &[
+            "--server-port",
+            "--node-exporter-port",
+            "--alertmanager-port",
+            "--grafana-port",
+        ],
+        &free,
+    );
     let (code, text) = stack(&args);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("warning: grafana not found"), "{text}");
@@ -137,18 +143,17 @@ fn stack_with_free_ports(args: &[&str]) -> (Option<i32>, String) {
         "--alertmanager-bin",
         "/bin/sh",
     ];
-    for (flag, port) in [
-        "--server-port",
-        "--node-exporter-port",
-        "--prometheus-port",
-        "--alertmanager-port",
-        "--grafana-port",
-    ]
-    .into_iter()
-    .zip(&ports)
-    {
-        all.extend([flag, port.as_str()]);
-    }
+    with_ports(
+        &mut all,
+        &[
+            "--server-port",
+            "--node-exporter-port",
+            "--prometheus-port",
+            "--alertmanager-port",
+            "--grafana-port",
+        ],
+        &ports,
+    );
     all.extend(args);
     stack(&all)
 }
@@ -288,5 +293,213 @@ fn a_child_that_dies_stops_the_stack_naming_it() {
     // The rendered Alertmanager config is private.
     let rendered = dir.path().join("data/alertmanager/alertmanager.yml");
     let mode = std::fs::metadata(&rendered).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn a_busy_replica_port_is_refused_before_anything_starts() {
+    // Three consecutive ports whose middle one is taken.
+    let (base, _held) = loop {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = first.local_addr().unwrap().port();
+        drop(first);
+        let Some(next) = base.checked_add(1) else {
+            continue;
+        };
+        if let Ok(held) = std::net::TcpListener::bind(("127.0.0.1", next)) {
+            if std::net::TcpListener::bind(("127.0.0.1", next + 1)).is_ok() {
+                break (base, held);
+            }
+        }
+    };
+    let base = base.to_string();
+    let others = free_ports(4);
+    let mut args = vec![
+        "--node-exporter-bin",
+        "/bin/sh",
+        "--prometheus-bin",
+        "/bin/sh",
+        "--alertmanager-bin",
+        "/bin/sh",
+        "--replicas",
+        "3",
+        "--server-port",
+        &base,
+    ];
+    with_ports(
+        &mut args,
+        &[
+            "--node-exporter-port",
+            "--prometheus-port",
+            "--alertmanager-port",
+            "--grafana-port",
+        ],
+        &others,
+    );
+    let (code, text) = stack(&args);
+    assert_eq!(code, Some(1), "{text}");
+    let busy = base.parse::<u16>().unwrap() + 1;
+    assert!(
+        text.contains(&format!(
+            "error: port {busy} for model-server-2 is already in use on 127.0.0.1; \
+             stop what holds it or pass --server-port with another port"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("ready after"), "{text}");
+}
+
+#[test]
+fn a_replica_range_over_another_port_is_refused() {
+    let (code, text) = stack(&["--replicas", "3", "--prometheus-port", "8002"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "error: --prometheus-port 8002 is one of the model servers' ports 8000-8002 \
+             (--server-port 8000, --replicas 3)"
+        ),
+        "{text}"
+    );
+    let (code, text) = stack(&["--replicas", "0"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--replicas"), "{text}");
+}
+
+#[test]
+fn remote_write_flags_that_cannot_work_are_refused() {
+    let token = tempfile::NamedTempFile::new().unwrap();
+    let token = token.path().to_str().unwrap();
+    for (args, message) in [
+        (
+            vec!["--remote-write-bearer-token-file", token],
+            "remote-write credentials were given without --remote-write-url",
+        ),
+        (
+            vec![
+                "--remote-write-url",
+                "http://127.0.0.1:9/push",
+                "--remote-write-username",
+                "me",
+            ],
+            "--remote-write-username and --remote-write-password-file go together",
+        ),
+        (
+            vec![
+                "--remote-write-url",
+                "http://127.0.0.1:9/push",
+                "--remote-write-bearer-token-file",
+                "/nonexistent/token",
+            ],
+            "--remote-write-bearer-token-file /nonexistent/token: no such file",
+        ),
+        (
+            vec!["--external-label", "cluster"],
+            "expected NAME=VALUE, got \"cluster\"",
+        ),
+    ] {
+        let (code, text) = stack(&args);
+        assert!(matches!(code, Some(1 | 2)), "{args:?}: {text}");
+        assert!(text.contains(message), "{args:?}: {text}");
+    }
+}
+
+/// `model-server render-config -` on `template` with only `env` set.
+fn render_config(template: &str, env: &[(String, String)]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(["render-config", "-"])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(template.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Every case of tests/envsubst/cases.json, whose `a8m` column was recorded from
+/// the real a8m/envsubst (what the NixOS Alertmanager module runs): rendered
+/// exactly as it renders them, or, where marked, refused with an error.
+#[test]
+fn render_config_matches_the_real_envsubst_or_refuses() {
+    let text = std::fs::read_to_string(format!("{REPO}/tests/envsubst/cases.json")).unwrap();
+    let data: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = data["cases"].as_array().unwrap();
+    assert!(cases.len() >= 30, "{}", cases.len());
+    let (mut same, mut refused) = (0, 0);
+    for case in cases {
+        let template = case["template"].as_str().unwrap();
+        let env: Vec<(String, String)> = case["env"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+            .collect();
+        let out = render_config(template, &env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match case["ours"].as_str().unwrap() {
+            "same" => {
+                let a8m = case["a8m"].as_str().unwrap_or_else(|| panic!("{case}"));
+                assert!(out.status.success(), "{template:?}: {stderr}");
+                assert_eq!(stdout, a8m, "{template:?}");
+                same += 1;
+            }
+            "refused" => {
+                assert_eq!(out.status.code(), Some(1), "{template:?}: {stdout}");
+                assert!(
+                    stderr.starts_with("error: cannot render standard input: line "),
+                    "{template:?}: {stderr}"
+                );
+                assert!(stdout.is_empty(), "{template:?}: {stdout}");
+                refused += 1;
+            }
+            other => panic!("unknown `ours` {other:?}"),
+        }
+    }
+    assert!(
+        same >= 20 && refused >= 10,
+        "{same} same, {refused} refused"
+    );
+}
+
+#[test]
+fn render_config_writes_the_alertmanager_config_privately() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("alertmanager.yml");
+    let status = Command::new(BIN)
+        .args([
+            "render-config",
+            &format!("{REPO}/monitoring/alertmanager/alertmanager.yml"),
+        ])
+        .arg("--out")
+        .arg(&out)
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", "123:secret-token")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    assert!(status.stdout.is_empty(), "{status:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("bot_token: '123:secret-token'"), "{text}");
+    assert!(
+        text.contains("api_url: 'http://127.0.0.1:9/unconfigured'"),
+        "{text}"
+    );
+    // Comments may show the syntax (written $${VAR} in the template); values may not.
+    let left: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains("${"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }

@@ -1,5 +1,5 @@
 import os
 import sys
 
-# make dashboard_queries / render_envsubst importable from the tests
+# make dashboard_queries importable from the tests
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

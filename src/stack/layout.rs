@@ -1,5 +1,6 @@
 //! The stack's files: finding the repo's configs, and laying out the data dir
-//! (Prometheus folder copied unchanged plus file_sd targets, Alertmanager config
+//! (Prometheus folder copied, plus file_sd targets listing every replica and the
+//! flags' additions to prometheus.yml, Alertmanager config
 //! rendered from the environment into a 0600 file, Grafana's directories and secrets).
 
 use std::fs;
@@ -7,6 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use super::prometheus_config::{self, Additions};
 use super::{envsubst, StackError};
 
 /// Secrets the Alertmanager template reads. Each may also be given as a file
@@ -44,10 +46,12 @@ pub struct Secret {
     pub placeholder: &'static str,
 }
 
-/// Loopback ports of every service.
+/// Loopback ports of every service. The model servers take `replicas`
+/// consecutive ports starting at `server`.
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
     pub server: u16,
+    pub replicas: u16,
     pub node_exporter: u16,
     pub prometheus: u16,
     pub alertmanager: u16,
@@ -55,7 +59,7 @@ pub struct Ports {
 }
 
 impl Ports {
-    /// Each port with the flag that sets it.
+    /// Each port with the flag that sets it (the first model server's only).
     fn with_flags(&self) -> [(u16, &'static str); 5] {
         [
             (self.server, "server-port"),
@@ -66,17 +70,20 @@ impl Ports {
         ]
     }
 
-    /// The flag that set `port` (the first one, if several did).
-    pub fn flag_of(&self, port: u16) -> &'static str {
-        self.with_flags()
-            .into_iter()
-            .find(|(p, _)| *p == port)
-            .map_or("", |(_, flag)| flag)
+    /// The ports of the model servers, one per replica, in order.
+    pub fn servers(&self) -> impl Iterator<Item = u16> + Clone {
+        let last = self.last_server().unwrap_or(u16::MAX);
+        self.server..=last
     }
 
-    /// Refuses port 0 (the OS would pick one that nothing else knows) and a port
+    /// The last model server's port, `None` when the range passes 65535.
+    fn last_server(&self) -> Option<u16> {
+        self.server.checked_add(self.replicas.max(1) - 1)
+    }
+
+    /// Refuses port 0 (the OS would pick one that nothing else knows), a port
     /// given to two services (all on 127.0.0.1; with --no-server the server's port
-    /// is still scraped).
+    /// is still scraped), and a service port inside the model servers' range.
     pub fn validate(&self) -> Result<(), StackError> {
         let all = self.with_flags();
         for (i, (port, flag)) in all.iter().enumerate() {
@@ -90,6 +97,22 @@ impl Ports {
                     second: flag,
                 });
             }
+        }
+        let last = self.last_server().ok_or(StackError::ReplicasPastLastPort {
+            first: self.server,
+            replicas: self.replicas,
+        })?;
+        if let Some((port, flag)) = all[1..]
+            .iter()
+            .find(|(p, _)| (self.server..=last).contains(p))
+        {
+            return Err(StackError::PortInReplicaRange {
+                port: *port,
+                flag,
+                first: self.server,
+                last,
+                replicas: self.replicas,
+            });
         }
         Ok(())
     }
@@ -197,24 +220,42 @@ pub fn secret(name: &str) -> Result<Option<String>, StackError> {
     }
 }
 
-/// Writes `targets/<job>.json` for Prometheus' file service discovery.
+/// Writes `targets/<job>.json` for Prometheus' file service discovery: one
+/// target per model server, each its own `instance`.
 pub fn write_targets(prometheus_dir: &Path, ports: &Ports) -> Result<(), StackError> {
     let dir = prometheus_dir.join("targets");
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    for (file, port) in [
-        ("model-server.json", ports.server),
-        ("node.json", ports.node_exporter),
-        ("alertmanager.json", ports.alertmanager),
+    let address = |port: u16| format!("127.0.0.1:{port}");
+    for (file, targets) in [
+        ("model-server.json", ports.servers().map(address).collect()),
+        ("node.json", vec![address(ports.node_exporter)]),
+        ("alertmanager.json", vec![address(ports.alertmanager)]),
     ] {
         let path = dir.join(file);
-        let body = serde_json::json!([{ "targets": [format!("127.0.0.1:{port}")] }]);
-        fs::write(&path, format!("{body}\n")).map_err(io_err(&path))?;
+        let body = serde_json::json!([{ "targets": targets }]);
+        // Written aside and renamed: Prometheus re-reads the file when it changes
+        // and must never see half of it.
+        let partial = dir.join(format!(".{file}.partial"));
+        fs::write(&partial, format!("{body}\n")).map_err(io_err(&partial))?;
+        fs::rename(&partial, &path).map_err(io_err(&path))?;
     }
     Ok(())
 }
 
-/// Renders the Alertmanager template with secrets from the environment into a
-/// 0600 file. `extra` variables (set by the stack itself) win over the environment.
+/// Rewrites the data dir's copy of `prometheus.yml` with the stack's additions
+/// (left as copied when there are none).
+pub fn derive_prometheus_config(path: &Path, additions: &Additions) -> Result<(), StackError> {
+    if *additions == Additions::default() {
+        return Ok(());
+    }
+    let text = fs::read_to_string(path).map_err(io_err(path))?;
+    let derived = prometheus_config::derive(&text, additions)?;
+    fs::write(path, derived).map_err(io_err(path))
+}
+
+/// Renders the Alertmanager template with secrets from the environment (or their
+/// `_FILE`s) into a 0600 file. `extra` variables (set by the stack itself) win
+/// over the environment.
 pub fn render_alertmanager(
     template: &Path,
     out: &Path,
@@ -227,6 +268,8 @@ pub fn render_alertmanager(
             return Some(v.clone());
         }
         match secret(name) {
+            // Set but empty, as envsubst tells it from unset (`${VAR-default}`).
+            Ok(None) => std::env::var(name).ok(),
             Ok(v) => v,
             Err(e) => {
                 missing_file.get_or_insert(e);
@@ -260,15 +303,18 @@ mod tests {
         let template = dir.path().join("am.yml");
         fs::write(
             &template,
-            "url: ${GRAFANA_URL}\nslack: ${MODEL_SERVER_TEST_UNSET_SECRET:-http://127.0.0.1:9/}\ncost: $$1\n",
+            "url: ${GRAFANA_URL}\nslack: ${MODEL_SERVER_TEST_UNSET_SECRET:-http://127.0.0.1:9/}\ncost: $$1\n\
+             empty: [${MODEL_SERVER_TEST_EMPTY_SECRET-unset}]\n",
         )
         .unwrap();
         let out = dir.path().join("rendered.yml");
+        std::env::set_var("MODEL_SERVER_TEST_EMPTY_SECRET", "");
         render_alertmanager(&template, &out, &[("GRAFANA_URL", "http://g:3000".into())]).unwrap();
+        std::env::remove_var("MODEL_SERVER_TEST_EMPTY_SECRET");
         let text = fs::read_to_string(&out).unwrap();
         assert_eq!(
             text,
-            "url: http://g:3000\nslack: http://127.0.0.1:9/\ncost: $1\n"
+            "url: http://g:3000\nslack: http://127.0.0.1:9/\ncost: $1\nempty: []\n"
         );
         let mode = fs::metadata(&out).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -313,6 +359,7 @@ mod tests {
     fn port_zero_and_shared_ports_are_refused_naming_the_flags() {
         let ports = Ports {
             server: 8000,
+            replicas: 1,
             node_exporter: 9100,
             prometheus: 9090,
             alertmanager: 9093,
@@ -346,6 +393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ports = Ports {
             server: 18000,
+            replicas: 3,
             node_exporter: 19100,
             prometheus: 19090,
             alertmanager: 19093,
@@ -357,6 +405,56 @@ mod tests {
         )
         .unwrap();
         assert_eq!(node[0]["targets"][0], "127.0.0.1:19100");
+        let servers: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(dir.path().join("targets/model-server.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            servers,
+            serde_json::json!([{ "targets": ["127.0.0.1:18000", "127.0.0.1:18001", "127.0.0.1:18002"] }])
+        );
+    }
+
+    #[test]
+    fn replicas_take_consecutive_ports_that_nothing_else_may_use() {
+        let ports = Ports {
+            server: 8000,
+            replicas: 3,
+            node_exporter: 9100,
+            prometheus: 9090,
+            alertmanager: 9093,
+            grafana: 3000,
+        };
+        assert!(ports.validate().is_ok());
+        assert_eq!(ports.servers().collect::<Vec<_>>(), [8000, 8001, 8002]);
+        let err = Ports {
+            grafana: 8002,
+            ..ports
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--grafana-port 8002 is one of the model servers' ports 8000-8002 (--server-port 8000, --replicas 3): \
+             each service needs a port of its own"
+        );
+        // Just past the range is fine.
+        assert!(Ports {
+            grafana: 8003,
+            ..ports
+        }
+        .validate()
+        .is_ok());
+        let err = Ports {
+            server: 65534,
+            ..ports
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--server-port 65534 with --replicas 3 runs past port 65535: choose a lower --server-port"
+        );
     }
 
     #[test]

@@ -1,81 +1,38 @@
 //! `model-server stack`: the whole monitoring loop as child processes.
 //!
-//! Starts node-exporter, the model server (with fault injection, so the load test
-//! can produce 5xx), Alertmanager, Prometheus and Grafana on loopback with the
-//! repository's configs, waits for each to be ready, prints their URLs, prefixes
-//! their logs, and stops them all on Ctrl-C or SIGTERM. A child that dies stops
-//! the stack with a message naming it. This is also what `nix run .#stack` runs.
+//! Starts node-exporter, the model servers (one or `--replicas N`, with fault
+//! injection so the load test can produce 5xx), Alertmanager, Prometheus and
+//! Grafana on loopback with the repository's configs, waits for each to be ready,
+//! prints their URLs last, prefixes their logs (warnings only unless --verbose),
+//! and stops them all on Ctrl-C or SIGTERM. A child that dies stops the stack with
+//! a message naming it. This is also what `nix run .#stack` runs.
+//!
+//! This module owns the errors and the run itself; the rooms: `args` (the flags),
+//! `binaries` (finding the programs), `services` (the service table and the URL
+//! table), `layout` (the data dir and its files), `prometheus_config` (remote
+//! write and external labels), `envsubst` (the Alertmanager template), `supervisor`
+//! (the children), `probe` (readiness and free ports).
 
-mod child;
+mod args;
+mod binaries;
 pub mod envsubst;
 pub mod layout;
 mod probe;
+pub mod prometheus_config;
+mod services;
+mod supervisor;
 
-use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::Args;
-
-use child::{describe, Kind, Spec, Supervisor};
+pub use args::StackArgs;
+use binaries::Binaries;
 use layout::Ports;
-
-/// Options of `model-server stack`.
-#[derive(Debug, Clone, Args)]
-pub struct StackArgs {
-    /// Where the services keep their data and rendered configs. Default: a fresh
-    /// temporary folder, removed when the stack stops cleanly.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Folder holding the repository's `monitoring/` and `dashboards/`. Default: the
-    /// current directory, else `<binary dir>/../share/model-server`.
-    #[arg(long, env = "MODEL_SERVER_CONFIG_DIR", value_name = "DIR")]
-    pub config_dir: Option<PathBuf>,
-
-    #[arg(long, default_value_t = 8000)]
-    pub server_port: u16,
-    #[arg(long, default_value_t = 9100)]
-    pub node_exporter_port: u16,
-    #[arg(long, default_value_t = 9090)]
-    pub prometheus_port: u16,
-    #[arg(long, default_value_t = 9093)]
-    pub alertmanager_port: u16,
-    #[arg(long, default_value_t = 3000)]
-    pub grafana_port: u16,
-
-    /// Don't start a model server: scrape the one already listening on --server-port.
-    #[arg(long)]
-    pub no_server: bool,
-    /// Prometheus binary (default: `prometheus` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub prometheus_bin: Option<PathBuf>,
-    /// node-exporter binary (default: `prometheus-node-exporter` or `node_exporter` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub node_exporter_bin: Option<PathBuf>,
-    /// Alertmanager binary (default: `alertmanager` or `prometheus-alertmanager` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub alertmanager_bin: Option<PathBuf>,
-    /// Grafana binary (default: `grafana` or `grafana-server` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub grafana_bin: Option<PathBuf>,
-    /// Grafana's home (the folder with conf/defaults.ini). Default: guessed from the binary.
-    #[arg(long, env = "MODEL_SERVER_GRAFANA_HOME", value_name = "DIR")]
-    pub grafana_homepath: Option<PathBuf>,
-    /// Load generator binary for --load (default: `loadgen` next to this binary or on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub loadgen_bin: Option<PathBuf>,
-
-    /// Fail instead of warning when Grafana is missing.
-    #[arg(long)]
-    pub require_all: bool,
-    /// Also run the goose load test (50 users, 3m30s) against the server once it is up.
-    #[arg(long)]
-    pub load: bool,
-    /// How long each service may take to become ready.
-    #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
-    pub ready_timeout: Duration,
-}
+use prometheus_config::Additions;
+use services::os;
+use services::Service;
+use supervisor::{describe, Kind, Spec, Supervisor};
 
 /// Why the stack could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +41,7 @@ pub enum StackError {
     MissingBinary { tool: &'static str, hint: String },
     #[error("port {port} for {service} is already in use on 127.0.0.1; stop what holds it or pass --{flag} with another port")]
     PortBusy {
-        service: &'static str,
+        service: String,
         port: u16,
         flag: &'static str,
     },
@@ -96,6 +53,22 @@ pub enum StackError {
         first: &'static str,
         second: &'static str,
     },
+    #[error("--{flag} {port} is one of the model servers' ports {first}-{last} (--server-port {first}, --replicas {replicas}): each service needs a port of its own")]
+    PortInReplicaRange {
+        port: u16,
+        flag: &'static str,
+        first: u16,
+        last: u16,
+        replicas: u16,
+    },
+    #[error("--server-port {first} with --replicas {replicas} runs past port 65535: choose a lower --server-port")]
+    ReplicasPastLastPort { first: u16, replicas: u16 },
+    #[error("{0}")]
+    RemoteWriteFlags(&'static str),
+    #[error("--remote-write-{flag} {}: no such file", path.display())]
+    CredentialsFile { flag: &'static str, path: PathBuf },
+    #[error("cannot derive the Prometheus config: {0}")]
+    PrometheusConfig(#[from] prometheus_config::DeriveError),
     #[error("cannot find the configs: {0}")]
     ConfigDir(String),
     #[error("--data-dir {} is a file, not a directory; pass a directory (it is created when missing)", path.display())]
@@ -111,103 +84,34 @@ pub enum StackError {
     Template { path: PathBuf, reason: String },
     #[error("cannot start {name} ({})", program.display())]
     Spawn {
-        name: &'static str,
+        name: String,
         program: PathBuf,
         source: std::io::Error,
     },
     #[error("{name} exited during start-up ({status}); its log lines above say why")]
-    DiedStarting { name: &'static str, status: String },
+    DiedStarting { name: String, status: String },
     #[error("{name} was not ready after {}s (no answer on {url})", timeout.as_secs())]
     NotReady {
-        name: &'static str,
+        name: String,
         url: String,
         timeout: Duration,
     },
     #[error("{name} exited unexpectedly ({status}); stopped the rest of the stack")]
-    ChildDied { name: &'static str, status: String },
-}
-
-/// One service of the stack, as resolved before anything starts.
-struct Service {
-    spec: Spec,
-    port: u16,
-    ready_path: &'static str,
-    url: String,
-    note: String,
-}
-
-const NAME_WIDTH: usize = 13;
-
-fn on_path(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-fn find_binary(
-    explicit: &Option<PathBuf>,
-    names: &[&str],
-    tool: &'static str,
-    hint: &str,
-) -> Result<PathBuf, StackError> {
-    if let Some(path) = explicit {
-        return if path.is_file() {
-            Ok(path.clone())
-        } else {
-            Err(StackError::MissingBinary {
-                tool,
-                hint: format!("{} does not exist", path.display()),
-            })
-        };
-    }
-    let sibling = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_owned))
-        .and_then(|dir| names.iter().map(|n| dir.join(n)).find(|p| p.is_file()));
-    sibling
-        .or_else(|| on_path(names))
-        .ok_or_else(|| StackError::MissingBinary {
-            tool,
-            hint: format!("none of {} is on PATH; {hint}", names.join(", ")),
-        })
-}
-
-fn grafana_home(binary: &Path, explicit: &Option<PathBuf>) -> Option<PathBuf> {
-    if let Some(home) = explicit {
-        return Some(home.clone());
-    }
-    let real = std::fs::canonicalize(binary).unwrap_or_else(|_| binary.to_owned());
-    let bin_dir = real.parent()?;
-    [
-        bin_dir.join("../share/grafana"),
-        bin_dir.join(".."),
-        PathBuf::from("/usr/share/grafana"),
-    ]
-    .into_iter()
-    .find(|d| d.join("conf/defaults.ini").is_file())
-}
-
-fn os(args: &[&str]) -> Vec<OsString> {
-    args.iter().map(OsString::from).collect()
-}
-
-fn path_arg(flag: &str, path: &Path) -> OsString {
-    let mut arg = OsString::from(flag);
-    arg.push(path);
-    arg
+    ChildDied { name: String, status: String },
 }
 
 /// Runs the stack until Ctrl-C/SIGTERM (Ok) or until a child dies (Err).
 pub async fn run(args: StackArgs) -> Result<(), StackError> {
     let ports = Ports {
         server: args.server_port,
+        replicas: args.replicas,
         node_exporter: args.node_exporter_port,
         prometheus: args.prometheus_port,
         alertmanager: args.alertmanager_port,
         grafana: args.grafana_port,
     };
     ports.validate()?;
+    let additions = prometheus_config::from_flags(&args)?;
     let config_dir = layout::find_config_dir(args.config_dir.as_deref())?;
     let config_dir = std::fs::canonicalize(&config_dir).map_err(|source| StackError::Io {
         path: config_dir.clone(),
@@ -215,47 +119,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     })?;
 
     // Resolve every binary before starting anything.
-    let node_exporter = find_binary(
-        &args.node_exporter_bin,
-        &["prometheus-node-exporter", "node_exporter"],
-        "node-exporter",
-        "install Debian's prometheus-node-exporter or pass --node-exporter-bin",
-    )?;
-    let prometheus = find_binary(
-        &args.prometheus_bin,
-        &["prometheus"],
-        "prometheus",
-        "install Debian's prometheus or pass --prometheus-bin",
-    )?;
-    let alertmanager = find_binary(
-        &args.alertmanager_bin,
-        &["alertmanager", "prometheus-alertmanager"],
-        "alertmanager",
-        "install Debian's prometheus-alertmanager or pass --alertmanager-bin",
-    )?;
-    let grafana = match find_binary(
-        &args.grafana_bin,
-        &["grafana", "grafana-server"],
-        "grafana",
-        "Grafana is not packaged by Debian: use `nix run .#stack`, install it from grafana.com, or pass --grafana-bin",
-    ) {
-        Ok(bin) => Some(bin),
-        Err(e) if !args.require_all => {
-            eprintln!("warning: {e}; starting the rest without Grafana (use --require-all to make this an error)");
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    let loadgen = if args.load {
-        Some(find_binary(
-            &args.loadgen_bin,
-            &["loadgen"],
-            "loadgen",
-            "build it with `cargo build --release -p loadgen` or pass --loadgen-bin",
-        )?)
-    } else {
-        None
-    };
+    let binaries = Binaries::resolve(&args)?;
 
     // Data dir.
     let temp = match &args.data_dir {
@@ -287,6 +151,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     let prom_dir = data_dir.join("prometheus");
     layout::copy_dir(&config_dir.join("monitoring/prometheus"), &prom_dir)?;
     layout::write_targets(&prom_dir, &ports)?;
+    layout::derive_prometheus_config(&prom_dir.join("prometheus.yml"), &additions)?;
     let am_dir = data_dir.join("alertmanager");
     layout::copy_dir(&config_dir.join("monitoring/alertmanager"), &am_dir)?;
     layout::render_alertmanager(
@@ -295,122 +160,23 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         &[("GRAFANA_URL", grafana_url.clone())],
     )?;
 
-    let mut services = Vec::new();
-    services.push(Service {
-        spec: Spec {
-            name: "node-exporter",
-            program: node_exporter,
-            args: vec![
-                OsString::from(format!(
-                    "--web.listen-address=127.0.0.1:{}",
-                    ports.node_exporter
-                )),
-                // Needs systemd's D-Bus socket, absent in containers and CI; the
-                // dashboard does not use it.
-                OsString::from("--no-collector.systemd"),
-            ],
-            env: vec![],
-            kind: Kind::Service,
-        },
-        port: ports.node_exporter,
-        ready_path: "/metrics",
-        url: format!("http://127.0.0.1:{}/metrics", ports.node_exporter),
-        note: "host metrics".to_owned(),
-    });
-    if !args.no_server {
-        let exe = std::env::current_exe().map_err(|source| StackError::Io {
-            path: PathBuf::from("/proc/self/exe"),
-            source,
-        })?;
-        services.push(Service {
-            spec: Spec {
-                name: "model-server",
-                program: exe,
-                args: os(&[
-                    "serve",
-                    "--listen",
-                    &format!("127.0.0.1:{}", ports.server),
-                    "--enable-faults",
-                ]),
-                env: vec![],
-                kind: Kind::Service,
-            },
-            port: ports.server,
-            ready_path: "/readyz",
-            url: format!("http://127.0.0.1:{}", ports.server),
-            note: "POST /predict, GET /metrics (faults enabled)".to_owned(),
-        });
-    }
-    services.push(Service {
-        spec: Spec {
-            name: "alertmanager",
-            program: alertmanager,
-            args: vec![
-                path_arg("--config.file=", &am_dir.join("alertmanager.yml")),
-                path_arg("--storage.path=", &am_dir.join("data")),
-                OsString::from(format!(
-                    "--web.listen-address=127.0.0.1:{}",
-                    ports.alertmanager
-                )),
-                OsString::from(format!(
-                    "--web.external-url=http://127.0.0.1:{}",
-                    ports.alertmanager
-                )),
-                OsString::from("--cluster.listen-address="),
-            ],
-            env: vec![],
-            kind: Kind::Service,
-        },
-        port: ports.alertmanager,
-        ready_path: "/-/ready",
-        url: format!("http://127.0.0.1:{}", ports.alertmanager),
-        note: "routes alerts to Slack, Telegram, Discord".to_owned(),
-    });
-    services.push(Service {
-        spec: Spec {
-            name: "prometheus",
-            program: prometheus,
-            args: vec![
-                path_arg("--config.file=", &prom_dir.join("prometheus.yml")),
-                path_arg("--storage.tsdb.path=", &prom_dir.join("data")),
-                OsString::from(format!(
-                    "--web.listen-address=127.0.0.1:{}",
-                    ports.prometheus
-                )),
-                OsString::from(format!(
-                    "--web.external-url=http://127.0.0.1:{}",
-                    ports.prometheus
-                )),
-                OsString::from("--web.enable-lifecycle"),
-            ],
-            env: vec![],
-            kind: Kind::Service,
-        },
-        port: ports.prometheus,
-        ready_path: "/-/ready",
-        url: format!("http://127.0.0.1:{}", ports.prometheus),
-        note: "scrapes every 5 s, evaluates the alert rules".to_owned(),
-    });
-    if let Some(grafana) = grafana {
-        services.push(grafana_service(
-            &grafana,
-            &args,
-            &config_dir,
-            &data_dir,
-            &ports,
-            &grafana_url,
-        )?);
-    }
+    let services = services::table(&services::Context {
+        args: &args,
+        binaries: &binaries,
+        ports: &ports,
+        config_dir: &config_dir,
+        data_dir: &data_dir,
+        grafana_url: &grafana_url,
+    })?;
 
     // Refuse busy ports before starting anything.
     for service in &services {
         let addr = SocketAddr::from(([127, 0, 0, 1], service.port));
         if !probe::port_is_free(addr) {
-            let flag = ports.flag_of(service.port);
             return Err(StackError::PortBusy {
-                service: service.spec.name,
+                service: service.spec.name.clone(),
                 port: service.port,
-                flag,
+                flag: service.flag,
             });
         }
     }
@@ -426,8 +192,16 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         println!("{:>9} secret {}: {state}", secret.service, secret.name);
     }
 
-    let mut supervisor = Supervisor::new(NAME_WIDTH);
-    let outcome = start_and_watch(&mut supervisor, &services, &args, loadgen, &ports).await;
+    let mut supervisor = Supervisor::new(services::name_width(ports.replicas));
+    let outcome = start_and_watch(
+        &mut supervisor,
+        &services,
+        &args,
+        binaries.loadgen,
+        &ports,
+        &additions,
+    )
+    .await;
     supervisor.stop_all(Duration::from_secs(10)).await;
     if outcome.is_ok() {
         if let Some(temp) = temp {
@@ -442,107 +216,15 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     outcome
 }
 
-fn grafana_service(
-    binary: &Path,
-    args: &StackArgs,
-    config_dir: &Path,
-    data_dir: &Path,
-    ports: &Ports,
-    grafana_url: &str,
-) -> Result<Service, StackError> {
-    let dir = data_dir.join("grafana");
-    for sub in ["data", "logs", "plugins"] {
-        let path = dir.join(sub);
-        std::fs::create_dir_all(&path).map_err(|source| StackError::Io { path, source })?;
-    }
-    // Local-only secrets, generated once per data dir, never printed.
-    let secret_file = |name: &str| -> Result<PathBuf, StackError> {
-        let path = dir.join(name);
-        if !path.exists() {
-            layout::write_private(&path, layout::random_token().as_bytes())?;
-        }
-        Ok(path)
-    };
-    let admin_password = secret_file("admin-password")?;
-    let secret_key = secret_file("secret-key")?;
-    let home = grafana_home(binary, &args.grafana_homepath);
-    let mut cli = Vec::new();
-    let is_unified = binary.file_name().is_some_and(|n| n == "grafana");
-    if is_unified {
-        cli.push(OsString::from("server"));
-    }
-    if let Some(home) = &home {
-        cli.push(path_arg("--homepath=", home));
-    }
-    let provisioning = config_dir.join("monitoring/grafana/provisioning");
-    let mut env: Vec<(String, OsString)> = vec![
-        ("GF_SERVER_HTTP_ADDR".into(), "127.0.0.1".into()),
-        (
-            "GF_SERVER_HTTP_PORT".into(),
-            ports.grafana.to_string().into(),
-        ),
-        ("GF_SERVER_ROOT_URL".into(), grafana_url.into()),
-        ("GF_PATHS_DATA".into(), dir.join("data").into()),
-        ("GF_PATHS_LOGS".into(), dir.join("logs").into()),
-        ("GF_PATHS_PLUGINS".into(), dir.join("plugins").into()),
-        ("GF_PATHS_PROVISIONING".into(), provisioning.into()),
-        (
-            "GF_SECURITY_ADMIN_PASSWORD__FILE".into(),
-            admin_password.clone().into(),
-        ),
-        ("GF_SECURITY_SECRET_KEY__FILE".into(), secret_key.into()),
-        ("GF_AUTH_ANONYMOUS_ENABLED".into(), "true".into()),
-        ("GF_AUTH_ANONYMOUS_ORG_ROLE".into(), "Viewer".into()),
-        ("GF_ANALYTICS_REPORTING_ENABLED".into(), "false".into()),
-        ("GF_ANALYTICS_CHECK_FOR_UPDATES".into(), "false".into()),
-        (
-            "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES".into(),
-            "false".into(),
-        ),
-        ("GF_PLUGINS_PREINSTALL_DISABLED".into(), "true".into()),
-        ("GF_NEWS_NEWS_FEED_ENABLED".into(), "false".into()),
-        (
-            "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH".into(),
-            config_dir.join("dashboards/model-server.json").into(),
-        ),
-        // Read by the repo's provisioning files.
-        (
-            "PROMETHEUS_URL".into(),
-            format!("http://127.0.0.1:{}", ports.prometheus).into(),
-        ),
-        (
-            "MODEL_SERVER_DASHBOARDS_DIR".into(),
-            config_dir.join("dashboards").into(),
-        ),
-    ];
-    // The contact points read the notification secrets with $__env{}; Grafana has no
-    // default syntax and refuses empty ones, so unset secrets get placeholders.
-    for secret in layout::NOTIFICATION_SECRETS {
-        let value = layout::secret(secret.name)?.unwrap_or_else(|| secret.placeholder.to_owned());
-        env.push((secret.name.to_owned(), value.into()));
-    }
-    Ok(Service {
-        spec: Spec {
-            name: "grafana",
-            program: binary.to_owned(),
-            args: cli,
-            env,
-            kind: Kind::Service,
-        },
-        port: ports.grafana,
-        ready_path: "/api/health",
-        url: format!("{grafana_url}/d/model-server"),
-        note: format!("dashboard; admin password in {}", admin_password.display()),
-    })
-}
-
 async fn start_and_watch(
     supervisor: &mut Supervisor,
     services: &[Service],
     args: &StackArgs,
     loadgen: Option<PathBuf>,
     ports: &Ports,
+    additions: &Additions,
 ) -> Result<(), StackError> {
+    let width = supervisor.width();
     let shutdown = crate::server::shutdown_signal();
     tokio::pin!(shutdown);
     for service in services {
@@ -559,7 +241,7 @@ async fn start_and_watch(
             }
             if probe::http_status(addr, service.ready_path).await == Some(200) {
                 println!(
-                    "{:>NAME_WIDTH$} | ready after {:.1}s",
+                    "{:>width$} | ready after {:.1}s",
                     service.spec.name,
                     started.elapsed().as_secs_f64()
                 );
@@ -567,13 +249,13 @@ async fn start_and_watch(
             }
             if started.elapsed() > args.ready_timeout {
                 return Err(StackError::NotReady {
-                    name: service.spec.name,
+                    name: service.spec.name.clone(),
                     url: format!("http://{addr}{}", service.ready_path),
                     timeout: args.ready_timeout,
                 });
             }
             if last_note.elapsed() > Duration::from_secs(5) {
-                println!("{:>NAME_WIDTH$} | waiting to be ready…", service.spec.name);
+                println!("{:>width$} | waiting to be ready…", service.spec.name);
                 last_note = Instant::now();
             }
             tokio::select! {
@@ -583,30 +265,24 @@ async fn start_and_watch(
         }
     }
 
-    println!();
-    println!("{:<NAME_WIDTH$}  {:<42}  what", "service", "url");
-    for service in services {
-        println!(
-            "{:<NAME_WIDTH$}  {:<42}  {}",
-            service.spec.name, service.url, service.note
-        );
-    }
-    if args.no_server {
-        println!(
-            "{:<NAME_WIDTH$}  http://127.0.0.1:{:<25}  started elsewhere (--no-server)",
-            "model-server", ports.server
-        );
-    }
-    println!("\nCtrl-C stops everything.\n");
+    services::print_table(services, args.no_server, ports, additions);
 
     if let Some(loadgen) = loadgen {
-        supervisor.spawn(Spec {
-            name: "loadgen",
-            program: loadgen,
-            args: os(&["--host", &format!("http://127.0.0.1:{}", ports.server)]),
-            env: vec![],
-            kind: Kind::Job,
-        })?;
+        for (index, port) in ports.servers().enumerate() {
+            // loadgen leaves goose's controllers (fixed ports) off: runs side by side.
+            let cli = os(&["--host", &format!("http://127.0.0.1:{port}")]);
+            supervisor.spawn(Spec {
+                name: if ports.replicas > 1 {
+                    format!("loadgen-{}", index + 1)
+                } else {
+                    "loadgen".to_owned()
+                },
+                program: loadgen.clone(),
+                args: cli,
+                env: vec![],
+                kind: Kind::Job,
+            })?;
+        }
     }
 
     loop {
@@ -615,11 +291,29 @@ async fn start_and_watch(
             exited = supervisor.exited() => {
                 let status = describe(exited.status);
                 if exited.kind == Kind::Job {
-                    println!("{:>NAME_WIDTH$} | finished ({status}); the stack keeps running", exited.name);
+                    println!("{:>width$} | finished ({status}); the stack keeps running", exited.name);
                     continue;
                 }
                 return Err(StackError::ChildDied { name: exited.name, status });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_flag_of_stack_has_a_help_text() {
+        use clap::Args as _;
+        let command = StackArgs::augment_args(clap::Command::new("stack"));
+        let silent: Vec<_> = command
+            .get_arguments()
+            .filter(|a| a.get_help().is_none())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        assert!(silent.is_empty(), "flags without help: {silent:?}");
+        assert!(command.get_arguments().count() > 20);
     }
 }

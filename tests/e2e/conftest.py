@@ -3,6 +3,7 @@
 overlay of the repo's configs that only shortens intervals."""
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -100,12 +101,64 @@ class Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
+def free_port_range(n, attempts=50):
+    """The first of `n` consecutive loopback ports that were all free a moment ago."""
+    for _ in range(attempts):
+        base = random.randint(20000, 60000 - n)
+        sockets = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise AssertionError(f"no {n} consecutive free ports found")
+
+
 class Stack:
-    def __init__(self, tmp):
+    def __init__(self, tmp, replicas=1):
         self.tmp = tmp
-        self.ports = {name: free_port() for name in
-                      ("server", "node-exporter", "prometheus", "alertmanager", "grafana")}
+        self.replicas = replicas
+        self.ports = {"server": free_port_range(replicas)}
+        server_ports = range(self.ports["server"], self.ports["server"] + replicas)
+        for name in ("node-exporter", "prometheus", "alertmanager", "grafana"):
+            port = free_port()
+            while port in server_ports:
+                port = free_port()
+            self.ports[name] = port
         self.log_path = tmp / "stack.log"
+        self.proc = None
+
+    def server_ports(self):
+        return [self.ports["server"] + i for i in range(self.replicas)]
+
+    def start(self, extra_args=(), env=None):
+        """Starts `model-server stack` on the overlay in tmp/config and waits for its URL table."""
+        log = open(self.log_path, "w")
+        args = [str(BIN), "stack", "--config-dir", str(self.tmp / "config"),
+                "--data-dir", str(self.tmp / "data"), *extra_args]
+        for name, port in self.ports.items():
+            args += [f"--{name}-port", str(port)]
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                     env=env if env is not None else dict(os.environ))
+        wait_until("the stack to print its URL table",
+                   lambda: "Ctrl-C stops everything" in self.log_path.read_text()
+                   or self.proc.poll() is not None, timeout=120)
+        assert self.proc.poll() is None, "the stack exited:\n" + self.log_path.read_text()[-4000:]
+
+    def stop(self):
+        """Stops the stack with Ctrl-C; returns its exit code."""
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            return self.proc.wait(timeout=60)
+        return self.proc.returncode
 
     def prometheus(self, path):
         return f"http://127.0.0.1:{self.ports['prometheus']}{path}"
@@ -117,6 +170,14 @@ class Stack:
         payload = json.loads(body)
         assert status == 200 and payload["status"] == "success", f"{expr}: {body}"
         return payload["data"]["result"]
+
+    def query_api(self, path):
+        """The `data` of a Prometheus API answer."""
+        import json
+        status, body = http(self.prometheus(path))
+        payload = json.loads(body)
+        assert status == 200 and payload["status"] == "success", f"{path}: {body[:2000]}"
+        return payload["data"]
 
     def values(self, expr):
         """Every sample value of an instant query, whatever its result type."""
@@ -137,11 +198,17 @@ def receivers():
         yield r
 
 
+def fresh_overlay(tmp_path_factory, name):
+    """A new temporary folder holding the test overlay in config/."""
+    assert BIN.is_file(), f"{BIN} is missing: run `cargo build` first"
+    tmp = tmp_path_factory.mktemp(name)
+    make_overlay(tmp / "config")
+    return tmp
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, receivers):
-    assert BIN.is_file(), f"{BIN} is missing: run `cargo build` first"
-    tmp = tmp_path_factory.mktemp("e2e")
-    make_overlay(tmp / "config")
+    tmp = fresh_overlay(tmp_path_factory, "e2e")
     s = Stack(tmp)
     server_log = open(tmp / "server.log", "w")
     s.server = Server(s.ports["server"], server_log)
@@ -154,25 +221,20 @@ def stack(tmp_path_factory, receivers):
         "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
         "TELEGRAM_CHAT_ID": TELEGRAM_CHAT,
     })
-    log = open(s.log_path, "w")
-    args = [str(BIN), "stack", "--no-server", "--config-dir", str(tmp / "config"),
-            "--data-dir", str(tmp / "data")]
-    for name, port in s.ports.items():
-        args += [f"--{name}-port", str(port)]
-    s.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_until("the stack to print its URL table",
-                   lambda: "Ctrl-C stops everything" in s.log_path.read_text()
-                   or s.proc.poll() is not None, timeout=120)
-        assert s.proc.poll() is None, "the stack exited:\n" + s.log_path.read_text()[-4000:]
-        yield s
+        yield from running(s, ["--no-server"], env)
     finally:
-        if s.proc.poll() is None:
-            s.proc.send_signal(signal.SIGINT)
-            code = s.proc.wait(timeout=60)
-        else:
-            code = s.proc.returncode
         if s.server.proc.poll() is None:
             s.server.stop()
-        print(s.log_path.read_text()[-3000:])
+
+
+def running(stack, args, env=None):
+    """Yields `stack` started with `args`; then stops it, prints its log's tail and
+    checks that it exited cleanly (for module fixtures: `yield from running(...)`)."""
+    try:
+        stack.start(args, env)
+        yield stack
+    finally:
+        code = stack.stop()
+        print(stack.log_path.read_text()[-3000:])
         assert code == 0, f"stack exit code {code}"

@@ -9,36 +9,24 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class Receivers:
+class _Recorder:
+    """A loopback HTTP server on its own thread that records every POST as
+    `self.record(request, body)` gives it and answers what `self.answer(path, n)`
+    returns, as (status, JSON payload bytes or b"")."""
+
     def __init__(self):
         self.posts = []
         self._lock = threading.Lock()
-        receivers = self
+        recorder = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw or b"null")
-                except ValueError:
-                    body = {"_raw": raw.decode("utf-8", "replace")}
-                with receivers._lock:
-                    receivers.posts.append((self.path, body))
-                if "/telegram/" in self.path:
-                    # telebot expects the Bot API envelope with the sent message.
-                    reply = {
-                        "ok": True,
-                        "result": {"message_id": len(receivers.posts), "date": 0,
-                                   "chat": {"id": 0, "type": "private"}, "text": ""},
-                    }
-                    self._answer(200, json.dumps(reply).encode())
-                elif "/discord" in self.path:
-                    self._answer(204, b"")
-                else:
-                    self._answer(200, b"ok")
-
-            def _answer(self, status, payload):
+                entry = recorder.record(self, self.rfile.read(length))
+                with recorder._lock:
+                    recorder.posts.append(entry)
+                    count = len(recorder.posts)
+                status, payload = recorder.answer(self.path, count)
                 self.send_response(status)
                 if payload:
                     self.send_header("content-type", "application/json")
@@ -68,3 +56,87 @@ class Receivers:
     def snapshot(self):
         with self._lock:
             return list(self.posts)
+
+
+class Receivers(_Recorder):
+    """Slack, Telegram and Discord: each POST recorded as (path, parsed JSON body)."""
+
+    def record(self, request, raw):
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            body = {"_raw": raw.decode("utf-8", "replace")}
+        return request.path, body
+
+    def answer(self, path, count):
+        if "/telegram/" in path:
+            # telebot expects the Bot API envelope with the sent message.
+            reply = {
+                "ok": True,
+                "result": {"message_id": count, "date": 0,
+                           "chat": {"id": 0, "type": "private"}, "text": ""},
+            }
+            return 200, json.dumps(reply).encode()
+        if "/discord" in path:
+            return 204, b""
+        return 200, b"ok"
+
+
+class RemoteWriteReceiver(_Recorder):
+    """A stand-in for a long-term store's remote-write endpoint (Mimir, Thanos
+    Receive, VictoriaMetrics): each POST recorded as (path, headers, raw body)."""
+
+    HEADERS = ("content-encoding", "content-type", "x-prometheus-remote-write-version")
+
+    def record(self, request, raw):
+        return request.path, {h: request.headers.get(h) for h in self.HEADERS}, raw
+
+    def answer(self, path, count):
+        return 204, b""
+
+
+def snappy_decompress(data):
+    """Decodes a snappy block (the raw format remote write uses, not the framed one):
+    a varint of the decoded length, then literals and back-references."""
+    length, shift, i = 0, 0, 0
+    while True:
+        byte = data[i]
+        i += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            break
+    out = bytearray()
+    while i < len(data):
+        tag = data[i]
+        i += 1
+        kind = tag & 3
+        if kind == 0:  # literal; lengths above 60 follow in 1-4 bytes
+            size = tag >> 2
+            if size >= 60:
+                extra = size - 59
+                size = int.from_bytes(data[i:i + extra], "little")
+                i += extra
+            size += 1
+            out += data[i:i + size]
+            i += size
+            continue
+        if kind == 1:
+            size = ((tag >> 2) & 7) + 4
+            offset = ((tag >> 5) << 8) | data[i]
+            i += 1
+        elif kind == 2:
+            size = (tag >> 2) + 1
+            offset = int.from_bytes(data[i:i + 2], "little")
+            i += 2
+        else:
+            size = (tag >> 2) + 1
+            offset = int.from_bytes(data[i:i + 4], "little")
+            i += 4
+        if offset == 0 or offset > len(out):
+            raise ValueError(f"bad snappy back-reference at byte {i}")
+        for _ in range(size):  # byte by byte: a copy may overlap what it writes
+            out.append(out[-offset])
+    if len(out) != length:
+        raise ValueError(f"snappy: decoded {len(out)} bytes, header says {length}")
+    return bytes(out)
