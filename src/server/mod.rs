@@ -36,8 +36,6 @@ use crate::model::artifact::{Artifact, ArtifactError};
 use crate::model::train::{self, TrainError, TrainOptions};
 use crate::model::Model;
 use crate::telemetry::{Telemetry, TelemetryError};
-pub use signals::shutdown_signal;
-
 use conn::{ConnContext, ConnSettings, Tracker};
 use metrics::{ConnError, ConnMetrics};
 

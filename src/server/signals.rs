@@ -33,19 +33,3 @@ impl Signals {
         }
     }
 }
-
-/// Installs the handlers and waits for the first signal, logging it. For callers
-/// that are not yet serving anything when they call it (the handlers are
-/// installed when the returned future is first polled).
-pub async fn shutdown_signal() {
-    match Signals::install() {
-        Ok(mut signals) => {
-            let name = signals.recv().await;
-            tracing::info!(signal = name, "received {name}");
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM or SIGINT");
-            std::future::pending::<()>().await;
-        }
-    }
-}

@@ -225,7 +225,21 @@ async fn start_and_watch(
     additions: &Additions,
 ) -> Result<(), StackError> {
     let width = supervisor.width();
-    let shutdown = crate::server::shutdown_signal();
+    // Installed before the first child starts: a SIGTERM from then on stops the
+    // children instead of killing the stack and orphaning them.
+    let signals = crate::server::signals::Signals::install();
+    let shutdown = async move {
+        match signals {
+            Ok(mut signals) => {
+                let name = signals.recv().await;
+                tracing::info!(signal = name, "received {name}; stopping the stack");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM or SIGINT");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
     tokio::pin!(shutdown);
     for service in services {
         supervisor.spawn(service.spec.clone())?;
