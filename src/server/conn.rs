@@ -26,7 +26,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tower::Service;
 
 use super::metrics::{ConnError, ConnMetrics};
@@ -98,8 +98,6 @@ struct ConnState {
     idle_since_ms: AtomicU64,
     /// 1 + milliseconds after `epoch` of the first byte read while idle; 0 for none.
     head_started_ms: AtomicU64,
-    /// Woken when a request head starts: its deadline is sooner than the idle one.
-    rearm: Notify,
 }
 
 /// Why an idle connection's timer went off.
@@ -116,7 +114,6 @@ impl ConnState {
             in_request: AtomicU32::new(0),
             idle_since_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(0),
-            rearm: Notify::new(),
         }
     }
 
@@ -153,7 +150,6 @@ impl ConnState {
         if self.is_idle() && self.head_started_ms.load(Ordering::Relaxed) == 0 {
             self.head_started_ms
                 .store(self.now_ms() + 1, Ordering::Release);
-            self.rearm.notify_one();
         }
     }
 }
@@ -332,14 +328,20 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
     } else {
         Phase::Serving
     };
-    // While a request runs there is no deadline: look again after this long (when a
-    // request ends, the idle deadline it starts is never sooner than this).
-    let recheck = settings.keep_alive_timeout;
+    // The timer is not re-armed when a request starts or ends (that would cost a
+    // wake-up per request): it looks at the connection at least this often, so a
+    // header-read deadline is enforced at most a quarter of the timeout late.
+    let recheck = (settings.header_read_timeout / 4)
+        .min(settings.keep_alive_timeout)
+        .max(Duration::from_millis(10));
     loop {
         let wake = match phase {
-            Phase::Serving => state
-                .deadline(&settings)
-                .map_or_else(|| Instant::now() + recheck, |(at, _)| at),
+            Phase::Serving => {
+                let next_look = Instant::now() + recheck;
+                state
+                    .deadline(&settings)
+                    .map_or(next_look, |(at, _)| at.min(next_look))
+            }
             Phase::Lingering(until) => until,
             Phase::Closing => Instant::now() + Duration::from_secs(3600),
         };
@@ -353,7 +355,6 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
                 }
                 return;
             }
-            () = state.rearm.notified(), if matches!(phase, Phase::Serving) => {}
             changed = drain.changed(), if matches!(phase, Phase::Serving) => {
                 if changed.is_err() || *drain.borrow() {
                     phase = Phase::Lingering(Instant::now() + settings.linger);
