@@ -129,12 +129,18 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
             if classes.is_empty() {
                 println!("task: {} ({})", trained.task, trained.task_reason);
             } else {
+                let shown = classes.iter().take(20).cloned().collect::<Vec<_>>();
+                let more = if classes.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                };
                 println!(
-                    "task: {} ({}); {} classes: {}",
+                    "task: {} ({}); {} classes: {}{more}",
                     trained.task,
                     trained.task_reason,
                     classes.len(),
-                    classes.join(", ")
+                    shown.join(", ")
                 );
             }
             trained.artifact

@@ -381,6 +381,16 @@ fn whole_number_targets_are_classes_until_there_are_many() {
     )
     .unwrap();
     assert_eq!(forced.artifact.class_names().len(), 40);
+    let err = train_table(
+        &table(&rows(1001, |i| i.to_string()), "y"),
+        Some(Task::Classification),
+        &opts(Algorithm::DecisionTree, "t"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, TrainError::TooManyClasses { classes: 1001, .. }),
+        "{err}"
+    );
 }
 
 /// The file a forger writes: any body, with its checksum recomputed.

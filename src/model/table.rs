@@ -52,51 +52,56 @@ pub enum DataError {
         target: String,
         ignored: String,
     },
-    #[error("{path}, row {row} (line {line}), column {column:?}: the cell is empty")]
-    EmptyCell {
-        path: PathBuf,
-        row: usize,
-        line: u64,
-        column: String,
-    },
-    #[error("{path}, row {row} (line {line}), column {column:?}: {value:?} is not a number")]
-    NotNumeric {
-        path: PathBuf,
-        row: usize,
-        line: u64,
-        column: String,
-        value: String,
-    },
-    #[error(
-        "{path}, row {row} (line {line}), column {column:?}: {value:?} is not a finite number"
-    )]
-    NotFinite {
-        path: PathBuf,
-        row: usize,
-        line: u64,
-        column: String,
-        value: String,
-    },
-    #[error(
-        "{path}, row {row} (line {line}), column {column:?}: {value:?} is too large for the \
-         model's 32-bit features"
-    )]
-    OutOfRange {
-        path: PathBuf,
-        row: usize,
-        line: u64,
-        column: String,
-        value: String,
-    },
+    #[error("{cell}: the cell is empty")]
+    EmptyCell { cell: Cell },
+    #[error("{cell}: {value:?} is not a number")]
+    NotNumeric { cell: Cell, value: String },
+    #[error("{cell}: {value:?} is not a finite number")]
+    NotFinite { cell: Cell, value: String },
+    #[error("{cell}: {value:?} is too large for the model's 32-bit features")]
+    OutOfRange { cell: Cell, value: String },
+}
+
+/// Where a cell is: `data.csv, row 3 (line 4), column "b"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub path: PathBuf,
+    /// 1-based among the data rows.
+    pub row: usize,
+    /// 1-based line of the file where the row starts (the header is line 1).
+    pub line: u64,
+    pub column: String,
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, row {} (line {}), column {:?}",
+            self.path.display(),
+            self.row,
+            self.line,
+            self.column
+        )
+    }
 }
 
 /// One data row's place in the file, for messages.
 #[derive(Debug, Clone, Copy)]
 struct Place {
-    /// 1-based among the data rows.
     row: usize,
-    /// 1-based line of the file where the row starts (the header is line 1).
     line: u64,
+}
+
+impl Place {
+    fn cell(&self, path: &Path, column: &str) -> Cell {
+        Cell {
+            path: path.to_owned(),
+            row: self.row,
+            line: self.line,
+            column: column.to_owned(),
+        }
+    }
 }
 
 /// A training table: numeric features and the raw target column.
@@ -233,42 +238,26 @@ impl Table {
         for (record, place) in records.iter().zip(&places) {
             let mut row = Vec::with_capacity(feature_columns.len());
             for &c in &feature_columns {
-                let cell = &record[c];
-                let column = || header[c].clone();
-                let value = match number(cell) {
-                    _ if cell.is_empty() => {
-                        return Err(DataError::EmptyCell {
-                            path: path_buf,
-                            row: place.row,
-                            line: place.line,
-                            column: column(),
-                        })
-                    }
+                let text = &record[c];
+                let cell = || place.cell(&path_buf, &header[c]);
+                let value = match number(text) {
+                    _ if text.is_empty() => return Err(DataError::EmptyCell { cell: cell() }),
                     None => {
                         return Err(DataError::NotNumeric {
-                            path: path_buf,
-                            row: place.row,
-                            line: place.line,
-                            column: column(),
-                            value: cell.to_owned(),
+                            cell: cell(),
+                            value: text.to_owned(),
                         })
                     }
                     Some(v) if !v.is_finite() => {
                         return Err(DataError::NotFinite {
-                            path: path_buf,
-                            row: place.row,
-                            line: place.line,
-                            column: column(),
-                            value: cell.to_owned(),
+                            cell: cell(),
+                            value: text.to_owned(),
                         })
                     }
                     Some(v) if !(v as f32).is_finite() => {
                         return Err(DataError::OutOfRange {
-                            path: path_buf,
-                            row: place.row,
-                            line: place.line,
-                            column: column(),
-                            value: cell.to_owned(),
+                            cell: cell(),
+                            value: text.to_owned(),
                         })
                     }
                     Some(v) => v,
@@ -302,10 +291,7 @@ impl Table {
     fn check_target_present(&self) -> Result<(), DataError> {
         match self.target.iter().position(String::is_empty) {
             Some(i) => Err(DataError::EmptyCell {
-                path: self.path.clone(),
-                row: self.places[i].row,
-                line: self.places[i].line,
-                column: self.target_name.clone(),
+                cell: self.places[i].cell(&self.path, &self.target_name),
             }),
             None => Ok(()),
         }
@@ -355,22 +341,19 @@ impl Table {
         self.target
             .iter()
             .zip(&self.places)
-            .map(|(cell, place)| match number(cell) {
-                Some(v) if v.is_finite() => Ok(v),
-                Some(_) => Err(TargetError::Data(DataError::NotFinite {
-                    path: self.path.clone(),
-                    row: place.row,
-                    line: place.line,
-                    column: self.target_name.clone(),
-                    value: cell.clone(),
-                })),
-                None => Err(TargetError::NotNumeric {
-                    path: self.path.clone(),
-                    row: place.row,
-                    line: place.line,
-                    column: self.target_name.clone(),
-                    value: cell.clone(),
-                }),
+            .map(|(text, place)| {
+                let cell = || place.cell(&self.path, &self.target_name);
+                match number(text) {
+                    Some(v) if v.is_finite() => Ok(v),
+                    Some(_) => Err(TargetError::Data(DataError::NotFinite {
+                        cell: cell(),
+                        value: text.clone(),
+                    })),
+                    None => Err(TargetError::NotNumeric {
+                        cell: cell(),
+                        value: text.clone(),
+                    }),
+                }
             })
             .collect()
     }
@@ -428,16 +411,10 @@ pub enum TargetError {
     #[error(transparent)]
     Data(DataError),
     #[error(
-        "{path}, row {row} (line {line}), column {column:?}: {value:?} is not a number, \
-         and regression needs a numeric target (or use --task classification)"
+        "{cell}: {value:?} is not a number, and regression needs a numeric target (or use \
+         --task classification)"
     )]
-    NotNumeric {
-        path: PathBuf,
-        row: usize,
-        line: u64,
-        column: String,
-        value: String,
-    },
+    NotNumeric { cell: Cell, value: String },
 }
 
 /// Orders whole-number labels numerically, other labels by text.

@@ -78,6 +78,9 @@ impl fmt::Display for Algorithm {
 pub const MIN_ROWS: usize = 10;
 /// Fewest rows the training split must keep.
 pub const MIN_TRAIN_ROWS: usize = 5;
+/// Most classes a classifier may have: each is a `class` label value of
+/// `predictions_total`, so this bounds the metric's cardinality.
+pub const MAX_CLASSES: usize = 1000;
 
 /// What to train.
 #[derive(Debug, Clone)]
@@ -141,6 +144,15 @@ pub enum TrainError {
         path: String,
         target: String,
         class: String,
+    },
+    #[error(
+        "{path}: target {target:?} has {classes} distinct values, over the {MAX_CLASSES} \
+         classes a classifier may have (for a quantity, use --task regression)"
+    )]
+    TooManyClasses {
+        path: String,
+        target: String,
+        classes: usize,
     },
     #[error(
         "the training split holds a single class, {class:?}; add rows of the other classes \
@@ -402,6 +414,13 @@ pub fn train_table(
                     path,
                     target: table.target_name.clone(),
                     class: class_names.into_iter().next().unwrap_or_default(),
+                });
+            }
+            if class_names.len() > MAX_CLASSES {
+                return Err(TrainError::TooManyClasses {
+                    path,
+                    target: table.target_name.clone(),
+                    classes: class_names.len(),
                 });
             }
             let (x_train, x_test, y_train, y_test) =
