@@ -150,7 +150,7 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
     artifact.save(&args.out)?;
     let info = artifact.training();
     println!(
-        "trained {} (seed {}) on {} rows; {} on {} held-out rows",
+        "trained {} (seed {}) on {} rows; held-out {} on {} rows",
         artifact.algorithm(),
         info.seed,
         info.train_rows,
