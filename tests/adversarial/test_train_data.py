@@ -141,3 +141,47 @@ def test_a_format_2_file_still_serves(server_bin):
         assert about["task"] == "classification"
         assert about["classes"] == ["setosa", "versicolor", "virginica"]
         assert server.stop() == 0
+
+
+def test_a_regressor_answers_tritonclient(server_bin, tmp_path):
+    """The official V2 client against a regressor of energy.csv: metadata, then one FP32
+    [N, F] tensor (binary, the client's default) and one [N] tensor per feature, both
+    answered `value` FP64 equal to /predict's."""
+    import numpy as np
+    import tritonclient.http as httpclient
+
+    model = tmp_path / "energy.json"
+    trained = train(server_bin, "--data", ENERGY, "--target", "load_kw", "--out", model)
+    assert trained.returncode == 0, trained.stderr
+    rows = np.array([[-5, 50, 10, 120, 1200], [30, 80, 14, 150, 2500]], dtype=np.float32)
+    with ServerProcess("--model", str(model)) as server:
+        server.wait_ready()
+        status, _, text = http(server.url + "/predict",
+                               json.dumps({"instances": rows.tolist()}).encode(),
+                               {"content-type": "application/json"})
+        assert status == 200, text
+        expected = [p["value"] for p in json.loads(text)["predictions"]]
+        client = httpclient.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+        try:
+            meta = client.get_model_metadata("energy")
+            assert meta["outputs"] == [{"name": "value", "datatype": "FP64", "shape": [-1]}]
+            names = meta["inputs"][0]["parameters"]["feature_names"]
+            assert names[0] == "outdoor_temp_c" and len(names) == 5
+
+            whole = httpclient.InferInput("input", list(rows.shape), "FP32")
+            whole.set_data_from_numpy(rows)
+            result = client.infer("energy", [whole])
+            assert result.as_numpy("value").dtype == np.float64
+            assert result.as_numpy("value").tolist() == expected
+            assert result.as_numpy("label") is None
+
+            per_feature = []
+            for j, name in enumerate(names):
+                tensor = httpclient.InferInput(name, [len(rows)], "FP32")
+                tensor.set_data_from_numpy(rows[:, j].copy(), binary_data=False)
+                per_feature.append(tensor)
+            result = client.infer("energy", per_feature)
+            assert result.as_numpy("value").tolist() == expected
+        finally:
+            client.close()
+        assert server.stop() == 0
