@@ -533,3 +533,203 @@ fn forged_regressors_are_refused_by_name() {
     let err = Artifact::from_bytes(Path::new("f.json"), &reseal(&b)).unwrap_err();
     assert!(err.to_string().contains("training reference"), "{err}");
 }
+
+/// Regressor bodies to edit: a decision tree, a 3-tree forest and a linear regression, trained
+/// on the first 40 rows of energy.csv (small trees keep the search fast).
+fn small_regressors() -> &'static [Value; 3] {
+    static BODIES: OnceLock<[Value; 3]> = OnceLock::new();
+    BODIES.get_or_init(|| {
+        let text: String = std::fs::read_to_string(ENERGY)
+            .unwrap()
+            .lines()
+            .take(41)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let table = Table::parse(Path::new("energy.csv"), text.as_bytes(), "load_kw").unwrap();
+        let body = |algorithm| {
+            let trained = train_table(&table, None, &opts(algorithm, "e")).unwrap();
+            body_of(&trained.artifact)["regressor"].clone()
+        };
+        let mut forest = body(Algorithm::RandomForest);
+        forest["random-forest"]["forest_regressor"]["trees"]
+            .as_array_mut()
+            .unwrap()
+            .truncate(3);
+        [
+            body(Algorithm::DecisionTree),
+            forest,
+            body(Algorithm::LinearRegression),
+        ]
+    })
+}
+
+/// An edit of a node link, split feature or threshold, or of a matrix dimension.
+#[derive(Debug, Clone)]
+enum RegressorEdit {
+    Link {
+        node: usize,
+        true_side: bool,
+        to: Option<u8>,
+    },
+    Feature {
+        node: usize,
+        feature: u8,
+    },
+    Threshold {
+        node: usize,
+        value: Option<f64>,
+    },
+    Dimension {
+        coefficients: bool,
+        rows: bool,
+        value: u8,
+    },
+}
+
+fn regressor_edit() -> impl proptest::strategy::Strategy<Value = RegressorEdit> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (any::<usize>(), any::<bool>(), proptest::option::of(0..40u8)).prop_map(
+            |(node, true_side, to)| RegressorEdit::Link {
+                node,
+                true_side,
+                to
+            }
+        ),
+        (any::<usize>(), 0..8u8)
+            .prop_map(|(node, feature)| RegressorEdit::Feature { node, feature }),
+        (any::<usize>(), proptest::option::of(-50.0..50.0f64))
+            .prop_map(|(node, value)| RegressorEdit::Threshold { node, value }),
+        (any::<bool>(), any::<bool>(), 0..7u8).prop_map(|(coefficients, rows, value)| {
+            RegressorEdit::Dimension {
+                coefficients,
+                rows,
+                value,
+            }
+        }),
+    ]
+}
+
+fn apply_regressor_edit(regressor: &mut Value, edit: &RegressorEdit) {
+    let nodes = if let Some(tree) = regressor.pointer_mut("/decision-tree/tree_regressor") {
+        &mut tree["nodes"]
+    } else if let Some(trees) = regressor.pointer_mut("/random-forest/forest_regressor/trees") {
+        &mut trees[0]["nodes"]
+    } else {
+        if let RegressorEdit::Dimension {
+            coefficients,
+            rows,
+            value,
+        } = *edit
+        {
+            let m = if coefficients {
+                "coefficients"
+            } else {
+                "intercept"
+            };
+            let dim = if rows { "nrows" } else { "ncols" };
+            regressor["linear-regression"][m][dim] = value.into();
+        }
+        return;
+    };
+    let n = nodes.as_array().unwrap().len();
+    match *edit {
+        RegressorEdit::Link {
+            node,
+            true_side,
+            to,
+        } => {
+            let side = if true_side {
+                "true_child"
+            } else {
+                "false_child"
+            };
+            nodes[node % n][side] = to.map_or(Value::Null, Value::from);
+        }
+        RegressorEdit::Feature { node, feature } => {
+            nodes[node % n]["split_feature"] = feature.into();
+        }
+        RegressorEdit::Threshold { node, value } => {
+            nodes[node % n]["split_value"] = value.map_or(Value::Null, Value::from);
+        }
+        RegressorEdit::Dimension { .. } => {}
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Whatever edited regressor passes the structural check predicts any row without a
+    /// panic or a loop; what it refuses is refused by name.
+    #[test]
+    fn whatever_regressor_passes_the_check_predicts_safely(
+        which in 0..3usize,
+        edits in proptest::collection::vec(regressor_edit(), 1..5),
+        rows in proptest::collection::vec(
+            proptest::collection::vec(-1e6f32..1e6f32, 5), 1..6),
+    ) {
+        let mut regressor = small_regressors()[which].clone();
+        for e in &edits {
+            apply_regressor_edit(&mut regressor, e);
+        }
+        let json = regressor.to_string();
+        match model_server::model::validate::check_regressor(&json, 5) {
+            Ok(()) => {
+                let regressor: model_server::model::Regressor =
+                    serde_json::from_str(&json).unwrap();
+                let names = (0..5).map(|i| format!("f{i}")).collect();
+                let model = model_server::model::Model::new(
+                    "m".into(), "v".into(), names, Vec::new(), regressor);
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let _ = tx.send(model.predict(&rows).map(|p| p.len()));
+                });
+                let answer = rx.recv_timeout(std::time::Duration::from_secs(5));
+                proptest::prop_assert!(
+                    matches!(answer, Ok(Ok(_))),
+                    "{edits:?}: {answer:?} (a panic or a loop)"
+                );
+            }
+            Err(model_server::model::validate::CheckError::Structure(e)) => {
+                proptest::prop_assert!(!e.to_string().is_empty());
+            }
+            Err(e) => proptest::prop_assert!(false, "{edits:?}: not a structure error: {e}"),
+        }
+    }
+}
+
+/// The property above is not vacuous: some edits pass the check, others do not.
+#[test]
+fn the_regressor_edits_both_pass_and_fail_the_check() {
+    let [tree, _, linear] = small_regressors();
+    let mut swapped = tree.clone();
+    // Another threshold keeps the structure sound.
+    apply_regressor_edit(
+        &mut swapped,
+        &RegressorEdit::Threshold {
+            node: 0,
+            value: Some(1.0),
+        },
+    );
+    assert!(model_server::model::validate::check_regressor(&swapped.to_string(), 5).is_ok());
+    let mut cut = tree.clone();
+    apply_regressor_edit(
+        &mut cut,
+        &RegressorEdit::Link {
+            node: 0,
+            true_side: true,
+            to: None,
+        },
+    );
+    assert!(model_server::model::validate::check_regressor(&cut.to_string(), 5).is_err());
+    let mut wide = linear.clone();
+    apply_regressor_edit(
+        &mut wide,
+        &RegressorEdit::Dimension {
+            coefficients: true,
+            rows: true,
+            value: 6,
+        },
+    );
+    assert!(model_server::model::validate::check_regressor(&wide.to_string(), 5).is_err());
+}
