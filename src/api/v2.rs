@@ -296,27 +296,19 @@ async fn run_infer(
     let wanted =
         |name: &str| request.outputs.is_empty() || request.outputs.iter().any(|o| o.name == name);
     let mut outputs = Vec::with_capacity(2);
-    let class = |p: &Prediction| match p {
-        Prediction::Class { class, class_id } => Some((*class, *class_id)),
-        Prediction::Value { .. } => None,
-    };
-    let value = |p: &Prediction| match p {
-        Prediction::Value { value } => Some(*value),
-        Prediction::Class { .. } => None,
-    };
     if known.contains(&"label") && wanted("label") {
         outputs.push(json!({"name": "label", "datatype": "BYTES", "shape": [n],
-            "data": predictions.iter().filter_map(|p| class(p).map(|c| c.0)).collect::<Vec<_>>()}));
+            "data": predictions.iter().filter_map(|p| p.class().map(|c| c.0)).collect::<Vec<_>>()}));
     }
     if known.contains(&"class_id") && wanted("class_id") {
         outputs.push(
             json!({"name": "class_id", "datatype": "INT64", "shape": [n],
-            "data": predictions.iter().filter_map(|p| class(p).map(|c| c.1)).collect::<Vec<_>>()}),
+            "data": predictions.iter().filter_map(|p| p.class().map(|c| c.1)).collect::<Vec<_>>()}),
         );
     }
     if known.contains(&"value") && wanted("value") {
         outputs.push(json!({"name": "value", "datatype": "FP64", "shape": [n],
-            "data": predictions.iter().filter_map(value).collect::<Vec<_>>()}));
+            "data": predictions.iter().filter_map(Prediction::value).collect::<Vec<_>>()}));
     }
     let mut response = json!({
         "model_name": state.model.name(),

@@ -195,6 +195,24 @@ pub enum Prediction {
     Value { value: f64 },
 }
 
+impl Prediction {
+    /// The class name and id, for a classifier's prediction.
+    pub fn class(&self) -> Option<(&'static str, u32)> {
+        match *self {
+            Prediction::Class { class, class_id } => Some((class, class_id)),
+            Prediction::Value { .. } => None,
+        }
+    }
+
+    /// The value, for a regressor's prediction.
+    pub fn value(&self) -> Option<f64> {
+        match *self {
+            Prediction::Value { value } => Some(value),
+            Prediction::Class { .. } => None,
+        }
+    }
+}
+
 /// A loaded model ready to serve predictions.
 #[derive(Debug)]
 pub struct Model {

@@ -446,6 +446,16 @@ mod tests {
     }
 
     #[test]
+    fn spreadsheet_exports_read_the_same() {
+        // A UTF-8 byte order mark, CRLF line ends and quoted fields with commas.
+        let bytes = b"\xef\xbb\xbfy,a,\"b, in cm\"\r\n\"x, y\",1,2\r\nz,3,4\r\n";
+        let t = Table::parse(Path::new("d.csv"), bytes, "y").unwrap();
+        assert_eq!(t.feature_names, ["a", "b, in cm"]);
+        assert_eq!(t.target, ["x, y", "z"]);
+        assert_eq!(t.rows, vec![vec![1.0, 2.0], vec![3.0, 4.0]]);
+    }
+
+    #[test]
     fn integer_classes_sort_by_value_and_text_classes_by_text() {
         let t = parse("a,y\n1,10\n2,9\n3,09\n4,-1\n", "y").unwrap();
         let (names, ids) = t.classes().unwrap();
