@@ -69,7 +69,7 @@ struct TrainArgs {
     /// Seed of the train/test split and of the estimator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Share of the rows held out to measure accuracy, in (0, 1).
+    /// Share of the rows held out to measure accuracy (or RMSE and R²), in (0, 1).
     #[arg(long, default_value_t = 0.2)]
     test_size: f32,
     /// Model name, as shown in responses, V2 paths and `model_info` (default: `iris`, or

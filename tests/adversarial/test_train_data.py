@@ -116,6 +116,12 @@ def test_the_example_tables_train_and_serve(server_bin, tmp_path):
         assert about["task"] == "regression" and "classes" not in about, about
         assert about["training"]["target"] == "load_kw"
         assert server.value("prediction_value_count") == 1
+        # The histogram's buckets (training prediction deciles) pass promtool's lint.
+        _, _, scrape = http(server.url + "/metrics")
+        lint = subprocess.run(["promtool", "check", "metrics"], input=scrape,
+                              capture_output=True, text=True)
+        assert (lint.returncode, lint.stdout, lint.stderr) == (0, "", ""), lint
+        assert "prediction_value_bucket" in scrape
         assert server.stop() == 0
 
     with ServerProcess("--model", str(machines)) as server:
