@@ -1,5 +1,5 @@
-//! `model-server`: serve an Iris classifier with Prometheus metrics, train one, or
-//! run the whole monitoring stack.
+//! `model-server`: serve a tabular model (Iris by default) with Prometheus metrics, train
+//! one on Iris or on a CSV file, or run the whole monitoring stack.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -12,15 +12,17 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use model_server::config::{LogFormat, ServeConfig};
-use model_server::model::train::{train, Algorithm, TrainOptions};
+use model_server::model::table::Table;
+use model_server::model::train::{train, train_table, Algorithm, TrainOptions};
+use model_server::model::{Task, TrainingInfo};
 use model_server::server::signals::Signals;
 use model_server::server::{rlimit, ModelSource, Server};
 use model_server::stack::layout::write_private;
 use model_server::stack::{envsubst, StackArgs};
 use model_server::telemetry::Telemetry;
 
-/// An Iris classifier (smartcore) served over HTTP, instrumented with
-/// OpenTelemetry and exported to Prometheus.
+/// A smartcore model (an Iris classifier by default, or one trained on your CSV)
+/// served over HTTP, instrumented with OpenTelemetry and exported to Prometheus.
 ///
 /// With no subcommand, `serve` runs with the embedded default model:
 /// `model-server` alone listens on http://127.0.0.1:8000.
@@ -37,7 +39,8 @@ struct Cli {
 enum Command {
     /// Serve predictions and metrics (the default).
     Serve(ServeConfig),
-    /// Train a model on Iris, print its held-out accuracy and write an artifact.
+    /// Train a model on Iris or on a CSV file, print its held-out metrics and write an
+    /// artifact.
     Train(TrainArgs),
     /// Run the monitoring stack: model server, node-exporter, Prometheus,
     /// Alertmanager and Grafana on loopback, with the repository's configs.
@@ -63,18 +66,31 @@ struct TrainArgs {
     /// Where to write the artifact (JSON). Written atomically.
     #[arg(long, value_name = "PATH")]
     out: PathBuf,
-    /// The algorithm to train.
+    /// A CSV file with a header line to train on (default: the Iris data set). Features
+    /// are its numeric columns other than the target.
+    #[arg(long, value_name = "FILE.csv", requires = "target")]
+    data: Option<PathBuf>,
+    /// The column of --data to predict.
+    #[arg(long, value_name = "COLUMN", requires = "data")]
+    target: Option<String>,
+    /// What to predict. Default: regression when every target value is a number and some
+    /// has a fraction or there are more than 20 distinct values; classification otherwise.
+    #[arg(long, value_enum, requires = "data")]
+    task: Option<Task>,
+    /// The algorithm to train. random-forest and decision-tree do both tasks,
+    /// logistic-regression classification, linear-regression regression.
     #[arg(long, value_enum, default_value_t = Algorithm::RandomForest)]
     algorithm: Algorithm,
     /// Seed of the train/test split and of the estimator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Share of the rows held out to measure accuracy, in (0, 1).
+    /// Share of the rows held out to measure accuracy (or RMSE and R²), in (0, 1).
     #[arg(long, default_value_t = 0.2)]
     test_size: f32,
-    /// Model name, as shown in responses and in `model_info`.
-    #[arg(long, default_value = "iris")]
-    name: String,
+    /// Model name, as shown in responses, V2 paths and `model_info` (default: `iris`, or
+    /// the CSV file's name without its extension).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -96,17 +112,66 @@ fn main() -> ExitCode {
 }
 
 fn run_train(args: TrainArgs) -> anyhow::Result<()> {
-    let artifact = train(&TrainOptions {
+    let mut opts = TrainOptions {
         algorithm: args.algorithm,
         seed: args.seed,
         test_size: args.test_size,
-        name: args.name,
-    })?;
+        name: args.name.clone().unwrap_or_else(|| "iris".to_owned()),
+    };
+    let artifact = match (&args.data, &args.target) {
+        (Some(data), Some(target)) => {
+            let table = Table::read(data, target)?;
+            if args.name.is_none() {
+                if let Some(stem) = data.file_stem() {
+                    opts.name = stem.to_string_lossy().into_owned();
+                }
+            }
+            println!(
+                "read {}: {} rows, {} features ({}), target {:?}",
+                data.display(),
+                table.len(),
+                table.feature_names.len(),
+                table.feature_names.join(", "),
+                table.target_name
+            );
+            if !table.ignored.is_empty() {
+                println!(
+                    "ignored text columns (no cell is a number): {}",
+                    table.ignored.join(", ")
+                );
+            }
+            let trained = train_table(&table, args.task, &opts)?;
+            let classes = trained.artifact.class_names();
+            if classes.is_empty() {
+                println!("task: {} ({})", trained.task, trained.task_reason);
+            } else {
+                let shown = classes.iter().take(20).cloned().collect::<Vec<_>>();
+                let more = if classes.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                };
+                println!(
+                    "task: {} ({}); {} classes: {}{more}",
+                    trained.task,
+                    trained.task_reason,
+                    classes.len(),
+                    shown.join(", ")
+                );
+            }
+            trained.artifact
+        }
+        _ => train(&opts)?,
+    };
     artifact.save(&args.out)?;
     let info = artifact.training();
     println!(
-        "trained {} (seed {}) on {} rows; held-out accuracy {:.4} on {} rows",
-        args.algorithm, info.seed, info.train_rows, info.test_accuracy, info.test_rows
+        "trained {} (seed {}) on {} rows; held-out {} on {} rows",
+        artifact.algorithm(),
+        info.seed,
+        info.train_rows,
+        metrics_line(info),
+        info.test_rows
     );
     println!(
         "wrote {} (version {}, {})",
@@ -115,6 +180,18 @@ fn run_train(args: TrainArgs) -> anyhow::Result<()> {
         artifact.checksum()
     );
     Ok(())
+}
+
+/// `accuracy 0.9667`, or `RMSE 2.31, R² 0.912`.
+fn metrics_line(info: &TrainingInfo) -> String {
+    match (info.test_accuracy, info.test_rmse) {
+        (Some(accuracy), _) => format!("accuracy {accuracy:.4}"),
+        (None, Some(rmse)) => match info.test_r2 {
+            Some(r2) => format!("RMSE {rmse:.4}, R² {r2:.4}"),
+            None => format!("RMSE {rmse:.4}, R² undefined (the held-out target is constant)"),
+        },
+        (None, None) => "no metrics".to_owned(),
+    }
 }
 
 fn init_logging(config: &ServeConfig) -> anyhow::Result<()> {
@@ -228,6 +305,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(
         name = model.name(),
         version = model.version(),
+        task = %model.task(),
         algorithm = %model.algorithm(),
         source = ?source,
         load_ms = started.elapsed().as_millis() as u64,

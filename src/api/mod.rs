@@ -197,18 +197,26 @@ pub fn router(
 }
 
 async fn root(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let model = &state.model;
+    let mut about = json!({
+        "name": model.name(),
+        "version": model.version(),
+        "task": model.task().as_str(),
+        "algorithm": model.algorithm().as_str(),
+        "features": model.feature_names(),
+    });
+    if model.task() == crate::model::Task::Classification {
+        about["classes"] = json!(model.class_names());
+    }
+    if let Some(training) = model.training() {
+        about["training"] = json!(training);
+    }
     Json(json!({
         "name": env!("CARGO_PKG_NAME"),
         "version": env!("CARGO_PKG_VERSION"),
-        "model": {
-            "name": state.model.name(),
-            "version": state.model.version(),
-            "algorithm": state.model.algorithm().as_str(),
-            "features": state.model.feature_names(),
-            "classes": state.model.class_names(),
-        },
+        "model": about,
         "endpoints": [
-            {"method": "POST", "path": "/predict", "description": "classify one row ({\"features\": [..]}) or a batch ({\"instances\": [[..], ..]})"},
+            {"method": "POST", "path": "/predict", "description": "predict one row ({\"features\": [..] or {name: value, ..}}) or a batch ({\"instances\": [..]})"},
             {"method": "GET", "path": "/healthz", "description": "liveness"},
             {"method": "GET", "path": "/readyz", "description": "readiness: model loaded and not draining"},
             {"method": "GET", "path": "/metrics", "description": "Prometheus metrics"},

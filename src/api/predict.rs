@@ -1,5 +1,6 @@
 //! `POST /predict`: request and response types, validation, and the model metrics
-//! (`predictions_total{class}`, `inference_duration_seconds`).
+//! (`predictions_total{class}` for a classifier, `prediction_value` for a regressor,
+//! `inference_duration_seconds`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::{body, faults, limits, AppState};
-use crate::model::{Model, PredictError, Prediction};
+use crate::model::{Model, PredictError, Prediction, Task};
 
 /// Histogram boundaries of `inference_duration_seconds` (1 µs to 100 ms).
 pub const INFERENCE_BUCKETS: [f64; 16] = [
@@ -157,6 +158,8 @@ pub struct ModelMetrics {
     inference: Histogram<f64>,
     /// `class` attribute per class id, built once.
     class_attrs: Vec<[KeyValue; 1]>,
+    /// The predicted values of a regression model.
+    values: Option<Histogram<f64>>,
 }
 
 impl ModelMetrics {
@@ -190,6 +193,15 @@ impl ModelMetrics {
                 .iter()
                 .map(|name| [KeyValue::new("class", *name)])
                 .collect(),
+            values: (model.task() == Task::Regression).then(|| {
+                meter
+                    .f64_histogram("prediction_value")
+                    .with_description(
+                        "Values predicted by the regression model, one per predicted row",
+                    )
+                    .with_boundaries(model.prediction_buckets())
+                    .build()
+            }),
         }
     }
 
@@ -197,7 +209,18 @@ impl ModelMetrics {
         self.inference.record(elapsed_secs, &[]);
         let mut per_class = vec![0u64; self.class_attrs.len()];
         for p in predictions {
-            per_class[p.class_id as usize] += 1;
+            match p {
+                Prediction::Class { class_id, .. } => {
+                    if let Some(count) = per_class.get_mut(*class_id as usize) {
+                        *count += 1;
+                    }
+                }
+                Prediction::Value { value } => {
+                    if let Some(values) = &self.values {
+                        values.record(*value, &[]);
+                    }
+                }
+            }
         }
         for (count, attrs) in per_class.into_iter().zip(&self.class_attrs) {
             if count > 0 {

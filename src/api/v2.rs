@@ -14,7 +14,8 @@
 //! feature. `data` may be flat (row-major) or nested. Tensors may also come in the
 //! binary tensor data extension (`Inference-Header-Content-Length`, little-endian
 //! raw data after the JSON header), which tritonclient uses by default. Outputs are
-//! `label` (BYTES) and `class_id` (INT64), in JSON. Errors are `{"error": "..."}`;
+//! `label` (BYTES) and `class_id` (INT64) for a classifier, `value` (FP64) for a
+//! regressor, in JSON. Errors are `{"error": "..."}`;
 //! an invalid request is 400.
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::{body, predict, AppState};
+use crate::model::{Prediction, Task};
 
 /// The header of the binary tensor data extension: the JSON part's length.
 pub const INFERENCE_HEADER_CONTENT_LENGTH: &str = "inference-header-content-length";
@@ -147,11 +149,14 @@ fn metadata(state: &AppState) -> Value {
             "shape": [-1, model.n_features()],
             "parameters": {"feature_names": model.feature_names()},
         }],
-        "outputs": [
-            {"name": "label", "datatype": "BYTES", "shape": [-1],
-             "parameters": {"classes": model.class_names()}},
-            {"name": "class_id", "datatype": "INT64", "shape": [-1]},
-        ],
+        "outputs": match model.task() {
+            Task::Classification => json!([
+                {"name": "label", "datatype": "BYTES", "shape": [-1],
+                 "parameters": {"classes": model.class_names()}},
+                {"name": "class_id", "datatype": "INT64", "shape": [-1]},
+            ]),
+            Task::Regression => json!([{"name": "value", "datatype": "FP64", "shape": [-1]}]),
+        },
     })
 }
 
@@ -225,7 +230,13 @@ struct RequestedOutput {
     name: String,
 }
 
-const OUTPUTS: [&str; 2] = ["label", "class_id"];
+/// The outputs a model of `task` answers with.
+fn outputs_of(task: Task) -> &'static [&'static str] {
+    match task {
+        Task::Classification => &["label", "class_id"],
+        Task::Regression => &["value"],
+    }
+}
 
 async fn infer(
     State(state): State<Arc<AppState>>,
@@ -265,10 +276,11 @@ async fn run_infer(
     let bytes = body::read_bytes(&headers, body, state.body_limits).await?;
     let (json_part, binary_part) = split_binary(&headers, &bytes)?;
     let request: InferRequest = body::parse_json::<body::JsonObject<InferRequest>>(json_part)?.0;
+    let known = outputs_of(state.model.task());
     for output in &request.outputs {
-        if !OUTPUTS.contains(&output.name.as_str()) {
+        if !known.contains(&output.name.as_str()) {
             return Err(invalid(format!(
-                "unknown output {:?}; this model has {OUTPUTS:?}",
+                "unknown output {:?}; this model has {known:?}",
                 output.name
             )));
         }
@@ -284,15 +296,19 @@ async fn run_infer(
     let wanted =
         |name: &str| request.outputs.is_empty() || request.outputs.iter().any(|o| o.name == name);
     let mut outputs = Vec::with_capacity(2);
-    if wanted("label") {
+    if known.contains(&"label") && wanted("label") {
         outputs.push(json!({"name": "label", "datatype": "BYTES", "shape": [n],
-            "data": predictions.iter().map(|p| p.class).collect::<Vec<_>>()}));
+            "data": predictions.iter().filter_map(|p| p.class().map(|c| c.0)).collect::<Vec<_>>()}));
     }
-    if wanted("class_id") {
+    if known.contains(&"class_id") && wanted("class_id") {
         outputs.push(
             json!({"name": "class_id", "datatype": "INT64", "shape": [n],
-            "data": predictions.iter().map(|p| p.class_id).collect::<Vec<_>>()}),
+            "data": predictions.iter().filter_map(|p| p.class().map(|c| c.1)).collect::<Vec<_>>()}),
         );
+    }
+    if known.contains(&"value") && wanted("value") {
+        outputs.push(json!({"name": "value", "datatype": "FP64", "shape": [n],
+            "data": predictions.iter().filter_map(Prediction::value).collect::<Vec<_>>()}));
     }
     let mut response = json!({
         "model_name": state.model.name(),

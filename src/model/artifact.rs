@@ -1,11 +1,19 @@
 //! The versioned model artifact written by `model-server train` and read by `serve --model`.
 //!
-//! Layout (JSON, format version 2):
+//! Layout (JSON, format version 3):
 //! ```json
-//! {"format": "model-server.iris-classifier", "format_version": 2,
+//! {"format": "model-server.iris-classifier", "format_version": 3,
 //!  "checksum": "sha256:<hex of the body's bytes exactly as they are in the file>",
-//!  "body": {"name", "version", "algorithm", "feature_names", "class_names", "training", "classifier"}}
+//!  "body": {"name", "version", "task", "algorithm", "feature_names", "class_names",
+//!           "training", "reference", "classifier" | "regressor"}}
 //! ```
+//! `task` is `classification` (with `class_names` and a `classifier`) or `regression`
+//! (a `regressor`, no `class_names`). The `format` tag keeps its historical name: it names
+//! the file format, which now holds any tabular model.
+//!
+//! Versions read: 3, and 2 (the same body without `task`, always a classifier, as
+//! written before regression existed; it loads unchanged, with the same `version`).
+//! Version 1 is refused with the command that retrains it.
 //! The checksum covers every byte of `body` as written, so any edit (an added field, a digit
 //! that would parse to the same float) shows; it detects corruption, it is not a signature.
 //! `version` is derived from what predictions depend on (feature names, class names and the
@@ -26,13 +34,16 @@ use sha2::{Digest, Sha256};
 
 use super::reference::Reference;
 use super::validate::{self, CheckError, StructureError};
-use super::{Algorithm, Classifier, Model};
+use super::{Algorithm, Classifier, Estimator, Model, Regressor, Task};
 
 /// The `format` tag every artifact carries.
 pub const FORMAT: &str = "model-server.iris-classifier";
-/// The artifact layout this build reads and writes. Version 1 checksummed a re-serialization
-/// of the body and did not tie `version` to the class names; those files must be retrained.
-pub const FORMAT_VERSION: u64 = 2;
+/// The artifact layout this build writes. Version 1 checksummed a re-serialization of the
+/// body and did not tie `version` to the class names; those files must be retrained.
+/// Version 2 had no `task` and held only classifiers.
+pub const FORMAT_VERSION: u64 = 3;
+/// Older layouts this build still reads (see the module documentation).
+pub const READABLE_VERSIONS: [u64; 2] = [2, 3];
 /// Largest model file `serve` reads unless told otherwise (`--max-model-size`).
 /// The default 100-tree forest is about 0.6 MB.
 pub const DEFAULT_MAX_SIZE: usize = 256 << 20;
@@ -41,11 +52,23 @@ pub const DEFAULT_MAX_SIZE: usize = 256 << 20;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingInfo {
+    /// `iris`, or the file name of the CSV.
     pub data_set: String,
+    /// The target column of the CSV.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     pub seed: u64,
     pub train_rows: usize,
     pub test_rows: usize,
-    pub test_accuracy: f64,
+    /// Held-out accuracy (classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy: Option<f64>,
+    /// Held-out root mean squared error (regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_rmse: Option<f64>,
+    /// Held-out coefficient of determination (regression; absent when undefined).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_r2: Option<f64>,
     pub smartcore_version: String,
 }
 
@@ -53,13 +76,18 @@ pub struct TrainingInfo {
 struct BodyOut<'a> {
     name: &'a str,
     version: &'a str,
+    task: Task,
     algorithm: Algorithm,
     feature_names: &'a [String],
-    class_names: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    class_names: Option<&'a [String]>,
     training: &'a TrainingInfo,
     #[serde(skip_serializing_if = "Option::is_none")]
     reference: Option<&'a Reference>,
-    classifier: &'a Classifier,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classifier: Option<&'a Classifier>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regressor: Option<&'a Regressor>,
 }
 
 #[derive(Deserialize)]
@@ -67,15 +95,21 @@ struct BodyOut<'a> {
 struct BodyIn<'a> {
     name: String,
     version: String,
+    /// Required from format 3 on; format 2 has none (always classification).
+    #[serde(default)]
+    task: Option<Task>,
     algorithm: Algorithm,
     feature_names: Vec<String>,
-    class_names: Vec<String>,
+    #[serde(default)]
+    class_names: Option<Vec<String>>,
     training: TrainingInfo,
     /// What drift is measured against; files written before it existed have none.
     #[serde(default)]
     reference: Option<Reference>,
-    #[serde(borrow)]
-    classifier: &'a RawValue,
+    #[serde(borrow, default)]
+    classifier: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    regressor: Option<&'a RawValue>,
 }
 
 #[derive(Serialize)]
@@ -164,8 +198,9 @@ pub enum ArtifactError {
     )]
     WrongFormat { path: PathBuf, found: String },
     #[error(
-        "model file {path} has format version {found}, this build reads version {FORMAT_VERSION}; \
-         retrain it with `model-server train --out {path}`"
+        "model file {path} has format version {found}, this build reads versions 2 and \
+         {FORMAT_VERSION}; retrain it with `model-server train --out {path}` (add \
+         `--data FILE.csv --target COLUMN` for a model of your own data)"
     )]
     UnsupportedVersion { path: PathBuf, found: u64 },
     #[error(
@@ -190,8 +225,9 @@ pub enum ArtifactError {
         expected: String,
         actual: String,
     },
-    #[error("model file {path}: body.classifier does not match smartcore's fitted-model schema")]
+    #[error("model file {path}: body.{field} does not match smartcore's fitted-model schema")]
     ClassifierSchema {
+        field: &'static str,
         path: PathBuf,
         source: serde_json::Error,
     },
@@ -216,16 +252,19 @@ pub enum ArtifactError {
 /// A trained model together with its metadata, as stored on disk.
 #[derive(Debug)]
 pub struct Artifact {
+    /// The layout of `body_json`: [`FORMAT_VERSION`], or the older version it was read as.
+    format_version: u64,
     checksum: String,
     /// The body exactly as written (and checksummed).
     body_json: String,
     name: String,
     version: String,
     feature_names: Vec<String>,
+    /// Empty for a regressor.
     class_names: Vec<String>,
     training: TrainingInfo,
     reference: Option<Reference>,
-    classifier: Classifier,
+    estimator: Estimator,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -240,14 +279,18 @@ pub fn checksum_of(body_json: &str) -> String {
 
 /// The version of a fitted model: the first 12 hex digits of the SHA-256 of the compact JSON
 /// of everything a prediction depends on. Computed from parsed values, so it names the model,
-/// not how its file is formatted (the checksum covers the formatting).
+/// not how its file is formatted (the checksum covers the formatting). For a classifier this
+/// is what format 2 computed, so a format 2 file keeps its version.
 pub fn version_of(
     feature_names: &[String],
     class_names: &[String],
-    classifier: &Classifier,
+    estimator: &Estimator,
 ) -> String {
-    let json = serde_json::to_vec(&(feature_names, class_names, classifier))
-        .expect("artifact types serialize to JSON infallibly");
+    let json = match estimator {
+        Estimator::Classifier(c) => serde_json::to_vec(&(feature_names, class_names, c)),
+        Estimator::Regressor(r) => serde_json::to_vec(&("regression", feature_names, r)),
+    }
+    .expect("artifact types serialize to JSON infallibly");
     sha256_hex(&json)[..12].to_owned()
 }
 
@@ -322,31 +365,40 @@ fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>, ArtifactError> {
 }
 
 impl Artifact {
-    /// Wraps a freshly trained classifier, deriving its version and checksum.
+    /// Wraps a freshly trained estimator, deriving its version and checksum. A regressor
+    /// takes no class names.
     pub fn new(
         name: String,
         feature_names: Vec<String>,
         class_names: Vec<String>,
         training: TrainingInfo,
         reference: Option<Reference>,
-        classifier: Classifier,
+        estimator: impl Into<Estimator>,
     ) -> Self {
-        let version = version_of(&feature_names, &class_names, &classifier);
+        let estimator = estimator.into();
+        let version = version_of(&feature_names, &class_names, &estimator);
+        let (classifier, regressor) = match &estimator {
+            Estimator::Classifier(c) => (Some(c), None),
+            Estimator::Regressor(r) => (None, Some(r)),
+        };
         let pretty = serde_json::to_string_pretty(&BodyOut {
             name: &name,
             version: &version,
-            algorithm: classifier.algorithm(),
+            task: estimator.task(),
+            algorithm: estimator.algorithm(),
             feature_names: &feature_names,
-            class_names: &class_names,
+            class_names: classifier.map(|_| class_names.as_slice()),
             training: &training,
             reference: reference.as_ref(),
-            classifier: &classifier,
+            classifier,
+            regressor,
         })
         .expect("artifact types serialize to JSON infallibly");
         // Indented one level to sit inside the envelope; JSON strings hold no raw newlines,
         // so this only touches whitespace between tokens.
         let body_json = pretty.replace('\n', "\n  ");
         Artifact {
+            format_version: FORMAT_VERSION,
             checksum: checksum_of(&body_json),
             body_json,
             name,
@@ -355,7 +407,7 @@ impl Artifact {
             class_names,
             training,
             reference,
-            classifier,
+            estimator,
         }
     }
 
@@ -371,13 +423,38 @@ impl Artifact {
         &self.training
     }
 
+    pub fn task(&self) -> Task {
+        self.estimator.task()
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.estimator.algorithm()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// The class names by class id; empty for a regressor.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    pub fn reference(&self) -> Option<&Reference> {
+        self.reference.as_ref()
+    }
+
     /// Serializes the artifact: pretty JSON with the body's exact checksummed bytes inside.
     pub fn to_bytes(&self) -> Vec<u8> {
         let body: &RawValue = serde_json::from_str(&self.body_json)
             .expect("the body was written or read as one JSON value");
         let mut bytes = serde_json::to_vec_pretty(&EnvelopeOut {
             format: FORMAT,
-            format_version: FORMAT_VERSION,
+            format_version: self.format_version,
             checksum: &self.checksum,
             body,
         })
@@ -476,10 +553,10 @@ impl Artifact {
                 })
             }
         }
-        match &probe.format_version {
+        let format_version = match &probe.format_version {
             None => return Err(ArtifactError::MissingFormatVersion { path }),
             Some(v) => match v.as_u64() {
-                Some(FORMAT_VERSION) => {}
+                Some(found) if READABLE_VERSIONS.contains(&found) => found,
                 Some(found) => return Err(ArtifactError::UnsupportedVersion { path, found }),
                 None => {
                     return Err(ArtifactError::BadFormatVersion {
@@ -488,7 +565,7 @@ impl Artifact {
                     })
                 }
             },
-        }
+        };
 
         let schema = |source| ArtifactError::Schema {
             path: path.clone(),
@@ -511,43 +588,87 @@ impl Artifact {
             path: path.clone(),
             reason: reason.to_owned(),
         };
-        if body.feature_names.is_empty() || body.class_names.is_empty() {
-            return Err(inconsistent(
-                "feature_names and class_names must not be empty",
-            ));
+        // Which task the body holds, and that it holds exactly what that task needs.
+        let task = match (format_version, body.task) {
+            (2, None) => Task::Classification,
+            (2, Some(_)) => return Err(inconsistent("format_version 2 files have no task")),
+            (_, Some(task)) => task,
+            (_, None) => {
+                return Err(inconsistent(&format!(
+                    "format_version {format_version} files name their task"
+                )))
+            }
+        };
+        if body.feature_names.is_empty() {
+            return Err(inconsistent("feature_names must not be empty"));
         }
+        let (fitted, field, class_names) = match (task, body.classifier, body.regressor) {
+            (Task::Classification, Some(c), None) => match body.class_names {
+                Some(names) if !names.is_empty() => (c, "classifier", names),
+                _ => {
+                    return Err(inconsistent(
+                        "a classification model needs non-empty class_names",
+                    ))
+                }
+            },
+            (Task::Regression, None, Some(r)) if body.class_names.is_none() => {
+                (r, "regressor", Vec::new())
+            }
+            (Task::Regression, None, Some(_)) => {
+                return Err(inconsistent("a regression model has no class_names"))
+            }
+            (Task::Classification, _, _) => {
+                return Err(inconsistent(
+                    "a classification model holds a classifier and no regressor",
+                ))
+            }
+            (Task::Regression, _, _) => {
+                return Err(inconsistent(
+                    "a regression model holds a regressor and no classifier",
+                ))
+            }
+        };
         let classifier_schema = |source| ArtifactError::ClassifierSchema {
+            field,
             path: path.clone(),
             source,
         };
-        validate::check(
-            body.classifier.get(),
-            body.feature_names.len(),
-            body.class_names.len(),
-        )
-        .map_err(|e| match e {
+        let checked = match task {
+            Task::Classification => {
+                validate::check(fitted.get(), body.feature_names.len(), class_names.len())
+            }
+            Task::Regression => validate::check_regressor(fitted.get(), body.feature_names.len()),
+        };
+        checked.map_err(|e| match e {
             CheckError::Schema(source) => classifier_schema(source),
             CheckError::Structure(source) => ArtifactError::Structure {
                 path: path.clone(),
                 source,
             },
         })?;
-        // Only now that its structure is known to be sound does smartcore get the classifier.
-        let classifier: Classifier =
-            serde_json::from_str(body.classifier.get()).map_err(classifier_schema)?;
+        // Only now that its structure is known to be sound does smartcore get the model.
+        let estimator: Estimator = match task {
+            Task::Classification => serde_json::from_str::<Classifier>(fitted.get())
+                .map_err(classifier_schema)?
+                .into(),
+            Task::Regression => serde_json::from_str::<Regressor>(fitted.get())
+                .map_err(classifier_schema)?
+                .into(),
+        };
         if let Some(reference) = &body.reference {
+            let n_classes = (task == Task::Classification).then_some(class_names.len());
             reference
-                .check(&body.feature_names, Some(body.class_names.len()))
+                .check(&body.feature_names, n_classes)
                 .map_err(|reason| inconsistent(&format!("training reference: {reason}")))?;
         }
-        if body.algorithm != classifier.algorithm() {
+        if body.algorithm != estimator.algorithm() {
             return Err(inconsistent(&format!(
-                "algorithm says {} but the classifier is a {}",
+                "algorithm says {} but the {field} is a {}",
                 body.algorithm,
-                classifier.algorithm()
+                estimator.algorithm()
             )));
         }
-        let version = version_of(&body.feature_names, &body.class_names, &classifier);
+        let version = version_of(&body.feature_names, &class_names, &estimator);
         if version != body.version {
             return Err(ArtifactError::VersionMismatch {
                 path,
@@ -556,15 +677,16 @@ impl Artifact {
             });
         }
         Ok(Artifact {
+            format_version,
             checksum: raw.checksum,
             body_json: raw.body.get().to_owned(),
             name: body.name,
             version,
             feature_names: body.feature_names,
-            class_names: body.class_names,
+            class_names,
             training: body.training,
             reference: body.reference,
-            classifier,
+            estimator,
         })
     }
 
@@ -575,9 +697,10 @@ impl Artifact {
             self.version,
             self.feature_names,
             self.class_names,
-            self.classifier,
+            self.estimator,
         )
         .with_reference(self.reference)
+        .with_training(Some(self.training))
     }
 }
 
@@ -647,7 +770,16 @@ mod tests {
             let a = original.into_model().predict(&rows).unwrap();
             let b = loaded.into_model().predict(&rows).unwrap();
             assert_eq!(a, b);
-            assert_eq!(a[0].class, "setosa");
+            assert!(
+                matches!(
+                    a[0],
+                    crate::model::Prediction::Class {
+                        class: "setosa",
+                        ..
+                    }
+                ),
+                "{a:?}"
+            );
         }
         // Only the artifact is left: the temporary file was renamed away.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -661,7 +793,7 @@ mod tests {
         let mut names = forest.class_names.clone();
         names.swap(0, 2);
         assert_ne!(
-            version_of(&forest.feature_names, &names, &forest.classifier),
+            version_of(&forest.feature_names, &names, &forest.estimator),
             forest.version()
         );
     }
@@ -772,7 +904,7 @@ mod tests {
             load(br#"{"format": "something-else", "format_version": 1}"#),
             Err(ArtifactError::WrongFormat { .. })
         ));
-        let future = text.replacen("\"format_version\": 2", "\"format_version\": 99", 1);
+        let future = text.replacen("\"format_version\": 3", "\"format_version\": 99", 1);
         assert!(matches!(
             load(future.as_bytes()),
             Err(ArtifactError::UnsupportedVersion { found: 99, .. })
@@ -797,7 +929,7 @@ mod tests {
     #[test]
     fn format_version_that_is_not_a_number_is_named() {
         let text = String::from_utf8(trained(Algorithm::LogisticRegression).to_bytes()).unwrap();
-        let stringly = text.replacen("\"format_version\": 2", "\"format_version\": \"1\"", 1);
+        let stringly = text.replacen("\"format_version\": 3", "\"format_version\": \"1\"", 1);
         let err = load(stringly.as_bytes()).unwrap_err();
         assert!(
             matches!(err, ArtifactError::BadFormatVersion { .. }),
@@ -808,12 +940,12 @@ mod tests {
             "{err}"
         );
         assert!(!err.to_string().contains("None"), "{err}");
-        let missing = text.replacen("\"format_version\": 2,", "", 1);
+        let missing = text.replacen("\"format_version\": 3,", "", 1);
         assert!(matches!(
             load(missing.as_bytes()),
             Err(ArtifactError::MissingFormatVersion { .. })
         ));
-        let old = text.replacen("\"format_version\": 2", "\"format_version\": 1", 1);
+        let old = text.replacen("\"format_version\": 3", "\"format_version\": 1", 1);
         let err = load(old.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("model-server train"), "{err}");
     }
@@ -892,5 +1024,77 @@ mod tests {
             "{}",
             chain(&err)
         );
+    }
+
+    /// Written by the last build of format 2 (`train --algorithm logistic-regression`).
+    const FORMAT_2: &[u8] = include_bytes!("../../tests/data/format2-logistic-regression.json");
+
+    #[test]
+    fn a_format_2_file_loads_as_the_classifier_it_was() {
+        let text = std::str::from_utf8(FORMAT_2).unwrap();
+        assert!(text.contains("\"format_version\": 2"));
+        assert!(!text.contains("\"task\""));
+        let loaded = load(FORMAT_2).unwrap();
+        assert_eq!(loaded.task(), Task::Classification);
+        assert_eq!(loaded.version(), "750ecca1f0a5");
+        // The same training today is the same model: the version did not move with the format.
+        assert_eq!(
+            trained(Algorithm::LogisticRegression).version(),
+            "750ecca1f0a5"
+        );
+        // Kept byte for byte, format version included: its body is a format 2 body.
+        assert!(loaded.to_bytes() == FORMAT_2);
+        let model = loaded.into_model();
+        assert_eq!(model.training().unwrap().test_accuracy, Some(1.0));
+        let p = model.predict(&[vec![5.1, 3.5, 1.4, 0.2]]).unwrap();
+        assert!(matches!(
+            p[0],
+            crate::model::Prediction::Class {
+                class: "setosa",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_task_must_match_the_format_and_the_fitted_model() {
+        let v2 = |body: &serde_json::Value| {
+            let body = body.to_string();
+            format!(
+                r#"{{"format":"{FORMAT}","format_version":2,"checksum":"{}","body":{body}}}"#,
+                checksum_of(&body)
+            )
+            .into_bytes()
+        };
+        let file: serde_json::Value = serde_json::from_slice(FORMAT_2).unwrap();
+        let old = file["body"].clone();
+        assert!(load(&v2(&old)).is_ok());
+        // Format 2 with a task, format 3 without one.
+        let mut b = old.clone();
+        b["task"] = "classification".into();
+        let err = load(&v2(&b)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("format_version 2 files have no task"),
+            "{err}"
+        );
+        let err = load(&resealed(&old.to_string())).unwrap_err();
+        assert!(err.to_string().contains("name their task"), "{err}");
+        // Format 3 saying regression over a classifier, and classification without names.
+        let lr = body_of(&trained(Algorithm::LogisticRegression));
+        let mut b = lr.clone();
+        b["task"] = "regression".into();
+        let err = load(&resealed(&b.to_string())).unwrap_err();
+        assert!(matches!(err, ArtifactError::Inconsistent { .. }), "{err}");
+        let mut b = lr.clone();
+        b.as_object_mut().unwrap().remove("class_names");
+        let err = load(&resealed(&b.to_string())).unwrap_err();
+        assert!(err.to_string().contains("non-empty class_names"), "{err}");
+        // Both a classifier and a regressor.
+        let mut b = lr.clone();
+        b["regressor"] = b["classifier"].clone();
+        let err = load(&resealed(&b.to_string())).unwrap_err();
+        assert!(matches!(err, ArtifactError::Inconsistent { .. }), "{err}");
+        assert!(load(&resealed(&lr.to_string())).is_ok());
     }
 }

@@ -1,4 +1,5 @@
-//! Structural checks of a fitted classifier, run on the artifact's JSON before smartcore sees it.
+//! Structural checks of a fitted classifier or regressor, run on the artifact's JSON before
+//! smartcore sees it.
 //!
 //! smartcore's fitted types keep their fields private and trust them at prediction time:
 //! a tree node that points at itself loops forever, an out-of-range node, feature or class
@@ -21,6 +22,11 @@ pub enum Part {
     ForestTree(usize),
     RandomForest,
     LogisticRegression,
+    RegressionTree,
+    /// Tree `n` (0-based) of a random forest regressor.
+    RegressionForestTree(usize),
+    RegressionForest,
+    LinearRegression,
 }
 
 impl fmt::Display for Part {
@@ -30,6 +36,10 @@ impl fmt::Display for Part {
             Part::ForestTree(n) => write!(f, "tree {n} of the random forest"),
             Part::RandomForest => f.write_str("the random forest"),
             Part::LogisticRegression => f.write_str("the logistic regression"),
+            Part::RegressionTree => f.write_str("the regression tree"),
+            Part::RegressionForestTree(n) => write!(f, "tree {n} of the random forest regressor"),
+            Part::RegressionForest => f.write_str("the random forest regressor"),
+            Part::LinearRegression => f.write_str("the linear regression"),
         }
     }
 }
@@ -41,8 +51,8 @@ pub enum StructureError {
     NotFitted { part: Part, field: &'static str },
     #[error("{part} has no nodes")]
     NoNodes { part: Part },
-    #[error("the random forest has no trees")]
-    NoTrees,
+    #[error("{part} has no trees")]
+    NoTrees { part: Part },
     #[error("node {node} of {part} points to node {child}, but there are only {len} nodes")]
     NodeOutOfRange {
         part: Part,
@@ -83,6 +93,8 @@ pub enum StructureError {
         output: usize,
         n_classes: usize,
     },
+    #[error("{part} node {node} outputs a value that is not a finite number")]
+    NonFiniteOutput { part: Part, node: usize },
     #[error("{part} has no classes")]
     NoClasses { part: Part },
     #[error("{part} predicts class id {id}, but the artifact names only {n_names} classes")]
@@ -251,7 +263,10 @@ pub fn check(
                 field: "trees",
             })?;
             if trees.is_empty() {
-                return Err(StructureError::NoTrees.into());
+                return Err(StructureError::NoTrees {
+                    part: Part::RandomForest,
+                }
+                .into());
             }
             for (i, tree) in trees.iter().enumerate() {
                 let part = Part::ForestTree(i);
@@ -265,6 +280,164 @@ pub fn check(
         ClassifierShape::LogisticRegression(lr) => limits.logistic(lr)?,
     }
     Ok(())
+}
+
+// Mirrors of smartcore 0.7's serialized regressors. Its regression trees are a `BaseTree`
+// whose leaves output an f64; a forest regressor is a `BaseForest` of them.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+enum RegressorShape {
+    RandomForest(ForestRegressor),
+    LinearRegression(Linear),
+    DecisionTree(TreeRegressor),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForestRegressor {
+    forest_regressor: Option<BaseForest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct BaseForest {
+    trees: Option<Vec<BaseTree>>,
+    num_features: Option<usize>,
+    samples: Option<Vec<Vec<bool>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreeRegressor {
+    tree_regressor: Option<BaseTree>,
+    num_features: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct BaseTree {
+    nodes: Vec<ValueNode>,
+    parameters: Option<BaseTreeParameters>,
+    depth: u16,
+    root_mass: f64,
+    _phantom_tx: std::marker::PhantomData<()>,
+    _phantom_ty: std::marker::PhantomData<()>,
+    _phantom_x: std::marker::PhantomData<()>,
+    _phantom_y: std::marker::PhantomData<()>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ValueNode {
+    output: f64,
+    split_feature: usize,
+    split_value: Option<f64>,
+    split_score: Option<f64>,
+    true_child: Option<usize>,
+    false_child: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct BaseTreeParameters {
+    #[serde(default)]
+    max_depth: Option<u16>,
+    #[serde(default)]
+    min_samples_leaf: usize,
+    #[serde(default)]
+    min_samples_split: usize,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    splitter: Splitter,
+}
+
+#[derive(Deserialize, Default)]
+enum Splitter {
+    Random,
+    #[default]
+    Best,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Linear {
+    coefficients: Option<Matrix>,
+    intercept: Option<Matrix>,
+    _phantom_tx: std::marker::PhantomData<()>,
+    _phantom_ty: std::marker::PhantomData<()>,
+    _phantom_y: std::marker::PhantomData<()>,
+}
+
+/// Checks the JSON of a [`super::Regressor`] against `n_features` input columns: on `Ok`,
+/// smartcore can predict any row of `n_features` values with it without panicking or
+/// looping, and every tree leaf holds a finite value.
+pub fn check_regressor(regressor_json: &str, n_features: usize) -> Result<(), CheckError> {
+    let shape: RegressorShape = serde_json::from_str(regressor_json).map_err(CheckError::Schema)?;
+    let limits = Limits {
+        n_features,
+        n_class_names: 0,
+    };
+    match &shape {
+        RegressorShape::DecisionTree(t) => {
+            let part = Part::RegressionTree;
+            let tree = t.tree_regressor.as_ref().ok_or(StructureError::NotFitted {
+                part,
+                field: "tree_regressor",
+            })?;
+            let num_features = t.num_features.ok_or(StructureError::NotFitted {
+                part,
+                field: "num_features",
+            })?;
+            Limits::count(part, "num_features", num_features, n_features)?;
+            limits.value_tree(part, tree)?;
+        }
+        RegressorShape::RandomForest(f) => {
+            let part = Part::RegressionForest;
+            let forest = f
+                .forest_regressor
+                .as_ref()
+                .ok_or(StructureError::NotFitted {
+                    part,
+                    field: "forest_regressor",
+                })?;
+            let num_features = forest.num_features.ok_or(StructureError::NotFitted {
+                part,
+                field: "num_features",
+            })?;
+            Limits::count(part, "num_features", num_features, n_features)?;
+            let trees = forest.trees.as_ref().ok_or(StructureError::NotFitted {
+                part,
+                field: "trees",
+            })?;
+            if trees.is_empty() {
+                return Err(StructureError::NoTrees { part }.into());
+            }
+            for (i, tree) in trees.iter().enumerate() {
+                limits.value_tree(Part::RegressionForestTree(i), tree)?;
+            }
+        }
+        RegressorShape::LinearRegression(lr) => {
+            let part = Part::LinearRegression;
+            Limits::matrix(part, "coefficients", &lr.coefficients, n_features, 1)?;
+            Limits::matrix(part, "intercept", &lr.intercept, 1, 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// What the tree walk needs of a node.
+struct Split {
+    true_child: Option<usize>,
+    false_child: Option<usize>,
+    feature: usize,
+    value: Option<f64>,
 }
 
 struct Limits {
@@ -331,7 +504,64 @@ impl Limits {
         let classes = self.classes(part, Some(&tree.classes))?;
         Self::count(part, "num_classes", tree.num_classes, classes.len())?;
         Self::count(part, "num_features", tree.num_features, self.n_features)?;
-        let nodes = &tree.nodes;
+        Self::walk(
+            part,
+            &tree.nodes,
+            self.n_features,
+            |node| Split {
+                true_child: node.true_child,
+                false_child: node.false_child,
+                feature: node.split_feature,
+                value: node.split_value,
+            },
+            |id, node| {
+                if node.output >= n_classes {
+                    Err(StructureError::OutputOutOfRange {
+                        part,
+                        node: id,
+                        output: node.output,
+                        n_classes,
+                    })
+                } else {
+                    Ok(())
+                }
+            },
+        )
+    }
+
+    /// A regression tree: sound as a classification tree is, with finite leaf values.
+    fn value_tree(&self, part: Part, tree: &BaseTree) -> Result<(), StructureError> {
+        Self::walk(
+            part,
+            &tree.nodes,
+            self.n_features,
+            |node| Split {
+                true_child: node.true_child,
+                false_child: node.false_child,
+                feature: node.split_feature,
+                value: node.split_value,
+            },
+            |id, node| {
+                if node.output.is_finite() {
+                    Ok(())
+                } else {
+                    Err(StructureError::NonFiniteOutput { part, node: id })
+                }
+            },
+        )
+    }
+
+    /// Walks a tree from its root: every node must be reached exactly once (so the walk of
+    /// `predict` ends at a leaf within `nodes.len()` steps), every split must have both
+    /// children, a finite threshold and an existing feature, and `output` must accept
+    /// every node reached.
+    fn walk<N>(
+        part: Part,
+        nodes: &[N],
+        n_features: usize,
+        split: impl Fn(&N) -> Split,
+        output: impl Fn(usize, &N) -> Result<(), StructureError>,
+    ) -> Result<(), StructureError> {
         if nodes.is_empty() {
             return Err(StructureError::NoNodes { part });
         }
@@ -342,28 +572,22 @@ impl Limits {
         let mut stack = vec![0usize];
         while let Some(id) = stack.pop() {
             let node = &nodes[id];
-            if node.output >= n_classes {
-                return Err(StructureError::OutputOutOfRange {
-                    part,
-                    node: id,
-                    output: node.output,
-                    n_classes,
-                });
-            }
-            let (t, f) = match (node.true_child, node.false_child) {
+            output(id, node)?;
+            let s = split(node);
+            let (t, f) = match (s.true_child, s.false_child) {
                 (None, None) => continue,
                 (Some(t), Some(f)) => (t, f),
                 _ => return Err(StructureError::HalfSplit { part, node: id }),
             };
-            if node.split_feature >= self.n_features {
+            if s.feature >= n_features {
                 return Err(StructureError::SplitFeatureOutOfRange {
                     part,
                     node: id,
-                    feature: node.split_feature,
-                    n_features: self.n_features,
+                    feature: s.feature,
+                    n_features,
                 });
             }
-            if !node.split_value.is_some_and(f64::is_finite) {
+            if !s.value.is_some_and(f64::is_finite) {
                 return Err(StructureError::BadThreshold { part, node: id });
             }
             for child in [t, f] {
@@ -394,6 +618,38 @@ impl Limits {
         Ok(())
     }
 
+    /// A fitted matrix of exactly `rows` x `cols` finite values.
+    fn matrix(
+        part: Part,
+        name: &'static str,
+        matrix: &Option<Matrix>,
+        rows: usize,
+        cols: usize,
+    ) -> Result<(), StructureError> {
+        let m = matrix
+            .as_ref()
+            .ok_or(StructureError::NotFitted { part, field: name })?;
+        if m.nrows != rows || m.ncols != cols || m.values.len() != rows * cols {
+            return Err(StructureError::BadShape {
+                part,
+                matrix: name,
+                rows: m.nrows,
+                cols: m.ncols,
+                values: m.values.len(),
+                expected_rows: rows,
+                expected_cols: cols,
+            });
+        }
+        if let Some(index) = m.values.iter().position(|v| !v.is_finite()) {
+            return Err(StructureError::NonFinite {
+                part,
+                matrix: name,
+                index,
+            });
+        }
+        Ok(())
+    }
+
     /// smartcore's logistic regression keeps one coefficient row and one intercept for two
     /// classes (a sigmoid), and one of each per class otherwise (an argmax).
     fn logistic(&self, lr: &Logistic) -> Result<(), StructureError> {
@@ -410,33 +666,14 @@ impl Limits {
             });
         }
         let rows = if classes.len() == 2 { 1 } else { classes.len() };
-        let matrices = [
-            ("coefficients", &lr.coefficients, self.n_features),
-            ("intercept", &lr.intercept, 1),
-        ];
-        for (name, matrix, cols) in matrices {
-            let m = matrix
-                .as_ref()
-                .ok_or(StructureError::NotFitted { part, field: name })?;
-            if m.nrows != rows || m.ncols != cols || m.values.len() != rows * cols {
-                return Err(StructureError::BadShape {
-                    part,
-                    matrix: name,
-                    rows: m.nrows,
-                    cols: m.ncols,
-                    values: m.values.len(),
-                    expected_rows: rows,
-                    expected_cols: cols,
-                });
-            }
-            if let Some(index) = m.values.iter().position(|v| !v.is_finite()) {
-                return Err(StructureError::NonFinite {
-                    part,
-                    matrix: name,
-                    index,
-                });
-            }
-        }
+        Self::matrix(
+            part,
+            "coefficients",
+            &lr.coefficients,
+            rows,
+            self.n_features,
+        )?;
+        Self::matrix(part, "intercept", &lr.intercept, rows, 1)?;
         Ok(())
     }
 }

@@ -81,7 +81,7 @@ def body_of(path):
     return json.loads(path.read_text())["body"]
 
 
-def reseal(body, path, format_version=2):
+def reseal(body, path, format_version=3):
     """Writes `body` as an artifact with a checksum recomputed over its exact bytes."""
     text = json.dumps(body, separators=(",", ":"))
     checksum = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
