@@ -177,22 +177,29 @@ impl ModelMetrics {
                     KeyValue::new("algorithm", model.algorithm().as_str()),
                 ],
             );
+        let predictions = meter
+            .u64_counter("predictions")
+            .with_description("Total of all predicted class, one per predicted row")
+            .build();
+        let class_attrs: Vec<[KeyValue; 1]> = model
+            .class_names()
+            .iter()
+            .map(|name| [KeyValue::new("class", *name)])
+            .collect();
+        // Every class exists from the start at 0: a series that first appears holding
+        // its whole count has no increase, and rate() would miss the first predictions.
+        for attrs in &class_attrs {
+            predictions.add(0, attrs);
+        }
         ModelMetrics {
-            predictions: meter
-                .u64_counter("predictions")
-                .with_description("Total of all predicted class, one per predicted row")
-                .build(),
+            predictions,
             inference: meter
                 .f64_histogram("inference_duration")
                 .with_unit("s")
                 .with_description("Time spent in the model's predict call, in seconds")
                 .with_boundaries(INFERENCE_BUCKETS.to_vec())
                 .build(),
-            class_attrs: model
-                .class_names()
-                .iter()
-                .map(|name| [KeyValue::new("class", *name)])
-                .collect(),
+            class_attrs,
             values: (model.task() == Task::Regression).then(|| {
                 meter
                     .f64_histogram("prediction_value")

@@ -49,10 +49,10 @@ def wait_until(what, check, timeout=60, interval=0.5):
     while time.monotonic() < deadline:
         try:
             last = check()
-        except (OSError, ValueError) as e:  # not up yet
+            if last:
+                return last
+        except (OSError, ValueError) as e:  # not up yet (an exception is not a result)
             last = e
-        if last:
-            return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
@@ -84,11 +84,12 @@ class Server:
         self.port = port
         self.log = log
         self.proc = None
+        self.extra_args = []  # e.g. ["--model", path] before a restart
 
     def start(self):
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--enable-faults",
-             "--log-level", "warn"],
+             "--log-level", "warn", *self.extra_args],
             stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait_until("the model server", lambda: http(self.url("/readyz"))[0] == 200, timeout=30)
