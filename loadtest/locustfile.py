@@ -3,7 +3,7 @@
     locust -f loadtest/locustfile.py --headless -u 50 -r 10 -t 3m30s --host http://127.0.0.1:8000
 
 The mix (weights, the realistic Iris rows, batch sizes, client-error kinds, fault headers,
-the default drift) is defined once in loadtest/mix.json, which goose embeds and this file
+the default drift) is defined once in loadgen/src/mix.json, which goose embeds and this file
 reads at start (--mix PATH reads another). Options, also env vars:
   --ok-weight / --client-error-weight / --server-error-weight   override the file's weights
   --drift-after DURATION    from then on (e.g. 60s), every row sent is row * scale + offset
@@ -46,7 +46,7 @@ from locust import FastHttpUser, events, tag, task
 
 log = logging.getLogger("model-server-loadtest")
 
-MIX_FILE = Path(__file__).resolve().with_name("mix.json")
+MIX_FILE = Path(__file__).resolve().parents[1] / "loadgen" / "src" / "mix.json"
 JSON_HEADERS = {"content-type": "application/json"}
 STOP_TIMEOUT_DEFAULT = 10.0
 
@@ -238,9 +238,9 @@ _PROBE = {}  # the pre-flight fault probe, entered in Locust's stats when the te
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser):
     w = MIX["weights"]
-    group = parser.add_argument_group("model-server traffic mix (loadtest/mix.json)")
+    group = parser.add_argument_group("model-server traffic mix (loadgen/src/mix.json)")
     group.add_argument("--mix", default="", env_var="LOCUST_MIX",
-                       help="Read the traffic mix from this file instead of loadtest/mix.json")
+                       help="Read the traffic mix from this file instead of loadgen/src/mix.json")
     group.add_argument("--ok-weight", type=int, default=w["ok"], env_var="LOCUST_OK_WEIGHT",
                        help=f"Weight of valid predictions -> 200 (one row or a batch). Default {w['ok']}")
     group.add_argument("--client-error-weight", type=int, default=w["client_error"],

@@ -84,7 +84,7 @@ pub fn command() -> Command {
     <GooseConfiguration as CommandFactory>::command()
         .before_help(format!(
             "Load test for model-server: weighted 200 / 4xx / 5xx traffic against POST /predict, \
-             as loadtest/mix.json defines it (shared with the Locust file).\n\
+             as loadgen/src/mix.json defines it (shared with the Locust file).\n\
              Defaults here: -H {DEFAULT_HOST} -u {DEFAULT_USERS} -r {DEFAULT_INCREASE_RATE} -t 3m30s, \
              telnet controller off (--no-telnet); any goose option given wins.\n\
              Server errors need `model-server serve --enable-faults`; a pre-flight probe checks it \
@@ -113,7 +113,7 @@ pub fn command() -> Command {
                 .env("LOADGEN_MIX")
                 .value_name("PATH")
                 .help_heading(MIX_HEADING)
-                .help("Read the traffic mix from PATH instead of the loadtest/mix.json built in"),
+                .help("Read the traffic mix from PATH instead of the loadgen/src/mix.json built in"),
         )
         .arg(
             Arg::new("think_time")

@@ -2,7 +2,7 @@
 //!
 //! One scenario whose transactions are weighted valid predictions, client errors and
 //! injected server errors, all defined by the mix file shared with the Locust file
-//! (`loadtest/mix.json`, embedded at build time). Every request states the status it
+//! (`loadgen/src/mix.json`, embedded at build time). Every request states the status it
 //! expects, so goose's failures are real failures. `--drift-after` shifts the rows
 //! sent after a given time, to exercise the server's input-drift monitoring.
 //!

@@ -1,11 +1,11 @@
 //! The traffic mix, read from the mix file that goose and Locust share
-//! (`loadtest/mix.json`, embedded here at build time; `--mix PATH` reads another).
+//! (`loadgen/src/mix.json`, embedded here at build time; `--mix PATH` reads another).
 //! Owns the file's schema and its validation; nothing here sends or samples.
 
 use serde::{Deserialize, Serialize};
 
 /// The mix file as built into this binary.
-pub const EMBEDDED: &str = include_str!("../../loadtest/mix.json");
+pub const EMBEDDED: &str = include_str!("mix.json");
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MixFile {
@@ -103,7 +103,7 @@ impl MixFile {
     /// The embedded file, or the one at `path`; validated.
     pub fn load(path: Option<&str>) -> Result<Self, String> {
         let (text, source) = match path {
-            None => (EMBEDDED.to_owned(), "the embedded loadtest/mix.json"),
+            None => (EMBEDDED.to_owned(), "the embedded loadgen/src/mix.json"),
             Some(p) => (
                 std::fs::read_to_string(p)
                     .map_err(|e| format!("cannot read the mix file {p}: {e}"))?,

@@ -46,7 +46,7 @@ from modelserver import REPO, ServerProcess, cargo_binary, free_port  # noqa: E4
 USERS = int(os.environ.get("LOADTEST_USERS", "20"))
 SECONDS = int(os.environ.get("LOADTEST_SECONDS", "20"))
 RATE = 10
-MIX = json.loads((REPO / "loadtest" / "mix.json").read_text())
+MIX = json.loads((REPO / "loadgen" / "src" / "mix.json").read_text())
 
 
 # --------------------------------------------------------------------------------------
