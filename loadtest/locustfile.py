@@ -2,10 +2,13 @@
 
     locust -f loadtest/locustfile.py --headless -u 50 -r 10 -t 3m30s --host http://127.0.0.1:8000
 
-Mix (weights are options, also env vars):
-  --ok-weight 85            valid predictions -> 200: one row (60 %) or a batch of 2..=8 rows (40 %)
-  --client-error-weight 10  422 wrong feature count, 400 malformed JSON, 404 unknown path
-  --server-error-weight 5   x-fault: 500 / x-fault: 503 -> 500 / 503 (server started with --enable-faults)
+The mix (weights, the realistic Iris rows, batch sizes, client-error kinds, fault headers,
+the default drift) is defined once in loadgen/src/mix.json, which goose embeds and this file
+reads at start (--mix PATH reads another). Options, also env vars:
+  --ok-weight / --client-error-weight / --server-error-weight   override the file's weights
+  --drift-after DURATION    from then on (e.g. 60s), every row sent is row * scale + offset
+  --drift-scale F / --drift-offset A,B,C,D                      override the file's drift
+  --summary-file PATH       write the own counts below as JSON
 Each request marks its expected status as a success and anything else as a failure, so
 Locust's failures are real failures. Tasks are tagged `ok`, `client_error`, `server_error`
 (`--tags` / `--exclude-tags` work).
@@ -16,8 +19,11 @@ JSON to --summary-file / $LOCUST_SUMMARY_FILE, for reconciliation with the serve
 They are per process: do not combine --summary-file with --processes or distributed runs.
 
 A headless run first probes the host (GET /healthz) and, if the server-error weight is above 0,
-whether fault injection is on (one POST /predict with x-fault: 500, counted like any request);
-it exits with status 3 (unreachable) or 4 (faults off) and one clear message otherwise.
+whether fault injection is on (one POST /predict with x-fault: 500); it exits with status 3
+(unreachable) or 4 (faults off) and one clear message otherwise. The probe is a request the
+server counts, so it is counted in the own counters and entered in Locust's own statistics
+(as "pre-flight fault probe -> 500") when the test starts: Locust's totals (console, UI,
+--json-file, CSV) equal the server's.
 Unless --stop-timeout is given, it is set to 10 s, so users finish their request when the run
 ends instead of being killed mid-request (which the server would count as 499).
 """
@@ -25,59 +31,143 @@ ends instead of being killed mid-request (which the server would count as 499).
 import json
 import logging
 import math
+import os
 import random
+import re
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 from locust import FastHttpUser, events, tag, task
 
 log = logging.getLogger("model-server-loadtest")
 
-# Per-class means and standard deviations of the Iris data set
-# (sepal length, sepal width, petal length, petal width, in cm).
-MEANS = [
-    [5.006, 3.428, 1.462, 0.246],
-    [5.936, 2.770, 4.260, 1.326],
-    [6.588, 2.974, 5.552, 2.026],
-]
-STD_DEVS = [
-    [0.352, 0.379, 0.174, 0.105],
-    [0.516, 0.314, 0.470, 0.198],
-    [0.636, 0.322, 0.552, 0.275],
-]
-BATCH_SHARE = 0.4
-WRONG_FEATURE_COUNT = [
-    '{"features":[5.1,3.5,1.4]}',
-    '{"features":[6.7,3.0,5.2,2.3,0.4]}',
-    '{"instances":[[5.1,3.5,1.4,0.2],[6.7,3.0]]}',
-]
-MALFORMED_JSON = [
-    '{"features":[5.1,3.5,1.4,0.2]',
-    '{"features":[5.1,3.5,1.4,0.2],}',
-    "{'features':[5.1,3.5,1.4,0.2]}",
-    "features=5.1,3.5,1.4,0.2",
-]
-UNKNOWN_PATHS = ["/predictions", "/v1/predict", "/model/iris", "/predict/batch"]
+MIX_FILE = Path(__file__).resolve().parents[1] / "loadgen" / "src" / "mix.json"
 JSON_HEADERS = {"content-type": "application/json"}
 STOP_TIMEOUT_DEFAULT = 10.0
 
 
-def iris_row():
-    """One flower around a random class mean, rounded to the millimetre like the data set."""
-    c = random.randrange(3)
-    return [round(max(0.1, random.gauss(MEANS[c][i], STD_DEVS[c][i])), 1) for i in range(4)]
+# --------------------------------------------------------------------------------------
+# The mix: rows, drift, pre-rendered bodies (the same rules as loadgen/src/traffic.rs)
+# --------------------------------------------------------------------------------------
 
 
-def single_body():
-    return json.dumps({"features": iris_row()})
+def load_mix(path=None):
+    with open(path or MIX_FILE) as f:
+        mix = json.load(f)
+    n = len(mix["rows"]["features"])
+    for c in mix["rows"]["classes"]:
+        if len(c["mean"]) != n or len(c["std_dev"]) != n:
+            raise ValueError(f"mix file: class {c['name']}: mean and std_dev need {n} values")
+    if len(mix["drift"]["offset"]) != n:
+        raise ValueError(f"mix file: drift.offset needs {n} values")
+    return mix
 
 
-def batch_body(rows):
-    return json.dumps({"instances": [iris_row() for _ in range(rows)]})
+def sample_row(rows, rng):
+    """One row around the mean of a class picked evenly, clamped at `min` and rounded."""
+    c = rows["classes"][rng.randrange(len(rows["classes"]))]
+    return [round(max(rows["min"], rng.gauss(m, s)), rows["decimals"]) for m, s in zip(c["mean"], c["std_dev"])]
+
+
+def drift_row(row, scale, offset, decimals):
+    return [round(v * scale + o, decimals) for v, o in zip(row, offset)]
+
+
+def render(rows, decimals, batch):
+    """The same text as goose renders: fixed decimals, no spaces."""
+    cells = ["[" + ",".join(f"{v:.{decimals}f}" for v in row) + "]" for row in rows]
+    if batch:
+        return '{"instances":[' + ",".join(cells) + "]}"
+    return '{"features":' + cells[0] + "}"
+
+
+class Pools:
+    """`pool_size` bodies per kind, rendered once; the drifted pools hold the same rows shifted."""
+
+    def __init__(self, mix, seed, drift=None):
+        rng, sizes = random.Random(seed), random.Random(seed ^ 0x5EED)
+        d, batch = mix["rows"]["decimals"], mix["ok"]["batch"]
+
+        def rows_of(n):
+            out = [sample_row(mix["rows"], rng) for _ in range(n)]
+            return [drift_row(r, drift[0], drift[1], d) for r in out] if drift else out
+
+        self.single = [(render(rows_of(1), d, False), 1) for _ in range(mix["pool_size"])]
+        self.batch = []
+        for _ in range(mix["pool_size"]):
+            n = sizes.randint(batch["min_rows"], batch["max_rows"])
+            self.batch.append((render(rows_of(n), d, True), n))
+
+
+class Traffic:
+    def __init__(self, mix, drift_after=None, scale=None, offset=None, seed=None):
+        self.mix = mix
+        self.seed = random.randrange(2**63) if seed is None else seed
+        self.before = Pools(mix, self.seed)
+        self.drift_after = drift_after
+        self.scale = mix["drift"]["scale"] if scale is None else scale
+        self.offset = list(mix["drift"]["offset"] if offset is None else offset)
+        if len(self.offset) != len(mix["rows"]["features"]):
+            raise ValueError(f"--drift-offset needs {len(mix['rows']['features'])} values "
+                             f"(one per feature: {', '.join(mix['rows']['features'])}), got {len(self.offset)}")
+        self.after = Pools(mix, self.seed, (self.scale, self.offset)) if drift_after is not None else None
+        self.started = None
+
+    def start_clock(self):
+        if self.started is None:
+            self.started = time.monotonic()
+
+    def pools(self):
+        """(pools, drifted)."""
+        if self.after is not None and self.started is not None \
+                and time.monotonic() - self.started >= self.drift_after:
+            return self.after, True
+        return self.before, False
+
+    def ok(self):
+        """(name, body, rows, drifted)."""
+        pools, drifted = self.pools()
+        batch = self.mix["ok"]["batch"]
+        if random.random() < batch["share"]:
+            body, rows = random.choice(pools.batch)
+            return batch["name"], body, rows, drifted
+        body, rows = random.choice(pools.single)
+        return self.mix["ok"]["single"]["name"], body, rows, drifted
+
+    def server_error(self):
+        """(name, body, header, value, expect, rows, drifted)."""
+        pools, drifted = self.pools()
+        fault = random.choice(self.mix["server_errors"]["faults"])
+        body, rows = random.choice(pools.single)
+        return fault["name"], body, self.mix["server_errors"]["header"], fault["value"], fault["expect"], rows, drifted
+
+
+def parse_duration(text):
+    """Seconds from `90`, `90s`, `1m30s`, `1500ms`, `1h`."""
+    text = str(text).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{text!r} is not a duration such as 60s, 1m30s or 1500ms")
+    unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * unit[u] for n, u in parts)
+
+
+def parse_offsets(text):
+    return [float(v) for v in str(text).split(",")]
+
+
+# --------------------------------------------------------------------------------------
+# Own counts
+# --------------------------------------------------------------------------------------
 
 
 class Counts:
@@ -91,9 +181,11 @@ class Counts:
         self.bad_prediction_bodies = 0
         self.transport_errors = 0
         self.probe_requests = 0
+        self.drifted_requests = 0
+        self.drifted_rows = 0
         self.started = time.monotonic()
 
-    def record(self, status, expected, rows_if_ok=0, bad_body=False):
+    def record(self, status, expected, rows_if_ok=0, bad_body=False, drifted_rows=None):
         with self.lock:
             if status <= 0:  # no response: connection refused or reset, timeout
                 self.transport_errors += 1
@@ -101,17 +193,24 @@ class Counts:
             self.by_status[status] += 1
             if status != expected:
                 self.unexpected_status += 1
+            if drifted_rows is not None:
+                self.drifted_requests += 1
+                self.drifted_rows += drifted_rows
             if status == 200:
                 self.rows_predicted += rows_if_ok
                 if bad_body:
                     self.bad_prediction_bodies += 1
 
-    def summary(self, host, weights):
+    def summary(self, host, weights, traffic):
         with self.lock:
             by_class = {"2xx": 0, "4xx": 0, "5xx": 0}
             for status, n in self.by_status.items():
                 key = f"{status // 100}xx"
                 by_class[key] = by_class.get(key, 0) + n
+            drift = None
+            if traffic is not None and traffic.after is not None:
+                drift = {"after_seconds": traffic.drift_after, "scale": traffic.scale, "offset": traffic.offset,
+                         "drifted_requests": self.drifted_requests, "drifted_rows": self.drifted_rows}
             return {
                 "generator": "locust",
                 "host": host,
@@ -125,26 +224,47 @@ class Counts:
                 "transport_errors": self.transport_errors,
                 "probe_requests": self.probe_requests,
                 "elapsed_seconds": round(time.monotonic() - self.started, 3),
+                "drift": drift,
             }
 
 
 COUNTS = Counts()
+MIX = load_mix(os.environ.get("LOCUST_MIX") or None)
+TRAFFIC = None  # built at init, from the options
+_WEIGHTS = {}
+_PROBE = {}  # the pre-flight fault probe, entered in Locust's stats when the test starts
 
 
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser):
-    group = parser.add_argument_group("model-server traffic mix")
-    group.add_argument("--ok-weight", type=int, default=85, env_var="LOCUST_OK_WEIGHT",
-                       help="Weight of valid predictions -> 200 (one row or batches of 2..=8 rows). Default 85")
-    group.add_argument("--client-error-weight", type=int, default=10, env_var="LOCUST_CLIENT_ERROR_WEIGHT",
-                       help="Weight of 422 wrong feature count / 400 malformed JSON / 404 unknown path. Default 10")
-    group.add_argument("--server-error-weight", type=int, default=5, env_var="LOCUST_SERVER_ERROR_WEIGHT",
-                       help="Weight of x-fault: 500 / 503 (server needs --enable-faults). Default 5")
+    w = MIX["weights"]
+    group = parser.add_argument_group("model-server traffic mix (loadgen/src/mix.json)")
+    group.add_argument("--mix", default="", env_var="LOCUST_MIX",
+                       help="Read the traffic mix from this file instead of loadgen/src/mix.json")
+    group.add_argument("--ok-weight", type=int, default=w["ok"], env_var="LOCUST_OK_WEIGHT",
+                       help=f"Weight of valid predictions -> 200 (one row or a batch). Default {w['ok']}")
+    group.add_argument("--client-error-weight", type=int, default=w["client_error"],
+                       env_var="LOCUST_CLIENT_ERROR_WEIGHT",
+                       help="Weight of 422 wrong feature count / 400 malformed JSON / 404 unknown path. "
+                            f"Default {w['client_error']}")
+    group.add_argument("--server-error-weight", type=int, default=w["server_error"],
+                       env_var="LOCUST_SERVER_ERROR_WEIGHT",
+                       help=f"Weight of x-fault: 500 / 503 (server needs --enable-faults). Default {w['server_error']}")
+    group.add_argument("--drift-after", "--drift", default="", env_var="LOCUST_DRIFT_AFTER",
+                       help="Shift the input distribution from this time after the test starts (e.g. 60s): "
+                            "every row sent then is row * --drift-scale + --drift-offset")
+    group.add_argument("--drift-scale", default="", env_var="LOCUST_DRIFT_SCALE",
+                       help=f"Factor of every feature of drifted rows. Default {MIX['drift']['scale']}")
+    group.add_argument("--drift-offset", default="", env_var="LOCUST_DRIFT_OFFSET",
+                       help="Offset added to each feature of drifted rows, comma-separated, one per feature. "
+                            "Default 0 each")
+    group.add_argument("--seed", default="", env_var="LOCUST_SEED",
+                       help="Seed of the rows rendered at start. Default random")
     group.add_argument("--summary-file", default="", env_var="LOCUST_SUMMARY_FILE",
                        help="Write the final counts per status class and rows predicted as JSON to this file")
 
 
-def _expect(response, expected, rows=0):
+def _expect(response, expected, rows=0, drifted=False):
     """Mark `expected` as a success, anything else as a failure, and count the answer."""
     status = response.status_code or 0
     bad_body = False
@@ -163,7 +283,7 @@ def _expect(response, expected, rows=0):
     else:
         hint = " (is the server running with --enable-faults?)" if expected >= 500 and status == 200 else ""
         response.failure(f"expected {expected}, got {status}{hint}: {(response.text or '')[:200]}")
-    COUNTS.record(status, expected, rows_if_ok=rows, bad_body=bad_body)
+    COUNTS.record(status, expected, rows_if_ok=rows, bad_body=bad_body, drifted_rows=rows if drifted else None)
 
 
 class ModelServerUser(FastHttpUser):
@@ -175,47 +295,33 @@ class ModelServerUser(FastHttpUser):
         return THINK_TIME[0] + random.random() * (THINK_TIME[1] - THINK_TIME[0])
 
     @tag("ok")
-    @task(85)
+    @task(MIX["weights"]["ok"])
     def predict_ok(self):
-        if random.random() < BATCH_SHARE:
-            rows = random.randint(2, 8)
-            body, name = batch_body(rows), "/predict batch 2..8 rows -> 200"
-        else:
-            rows = 1
-            body, name = single_body(), "/predict 1 row -> 200"
-        with self.client.post("/predict", data=body, headers=JSON_HEADERS, name=name,
-                              catch_response=True) as r:
-            _expect(r, 200, rows)
+        name, body, rows, drifted = TRAFFIC.ok()
+        with self.client.post("/predict", data=body, headers=JSON_HEADERS, name=name, catch_response=True) as r:
+            _expect(r, 200, rows, drifted)
 
     @tag("client_error")
-    @task(10)
+    @task(MIX["weights"]["client_error"])
     def client_error(self):
-        kind = random.randrange(3)
-        if kind == 0:
-            with self.client.post("/predict", data=random.choice(WRONG_FEATURE_COUNT), headers=JSON_HEADERS,
-                                  name="/predict wrong feature count -> 422", catch_response=True) as r:
-                _expect(r, 422)
-        elif kind == 1:
-            with self.client.post("/predict", data=random.choice(MALFORMED_JSON), headers=JSON_HEADERS,
-                                  name="/predict malformed JSON -> 400", catch_response=True) as r:
-                _expect(r, 400)
-        else:
-            with self.client.get(random.choice(UNKNOWN_PATHS), name="unknown path -> 404",
-                                 catch_response=True) as r:
-                _expect(r, 404)
+        kind = random.choice(MIX["client_errors"])
+        path = random.choice(kind["paths"])
+        kwargs = {}
+        if kind["bodies"]:
+            kwargs = {"data": random.choice(kind["bodies"]), "headers": JSON_HEADERS}
+        with self.client.request(kind["method"], path, name=kind["name"], catch_response=True, **kwargs) as r:
+            _expect(r, kind["expect"])
 
     @tag("server_error")
-    @task(5)
+    @task(MIX["weights"]["server_error"])
     def server_error(self):
-        fault = random.choice(("500", "503"))
-        with self.client.post("/predict", data=single_body(), headers={**JSON_HEADERS, "x-fault": fault},
-                              name=f"/predict x-fault: {fault} -> {fault}", catch_response=True) as r:
-            _expect(r, int(fault))
+        name, body, header, value, expect, rows, drifted = TRAFFIC.server_error()
+        with self.client.post("/predict", data=body, headers={**JSON_HEADERS, header: value}, name=name,
+                              catch_response=True) as r:
+            _expect(r, expect, rows, drifted)
 
 
 def _think_time():
-    import os
-
     raw = os.environ.get("LOCUST_THINK_TIME", "0")
     lo, _, hi = raw.partition("..")
     lo = float(lo or 0)
@@ -226,7 +332,6 @@ def _think_time():
 
 
 THINK_TIME = _think_time()
-_WEIGHTS = {}
 
 
 def _probe(host, check_faults):
@@ -243,36 +348,54 @@ def _probe(host, check_faults):
                    f"`model-server serve --enable-faults --listen 127.0.0.1:8000`, or pass --host URL.")
     if not check_faults:
         return None
-    req = urllib.request.Request(f"{host}/predict", data=single_body().encode(), method="POST",
-                                 headers={**JSON_HEADERS, "x-fault": "500"})
+    probe, header = MIX["probe"], MIX["server_errors"]["header"]
+    body = TRAFFIC.before.single[0][0]
+    req = urllib.request.Request(f"{host}/predict", data=body.encode(), method="POST",
+                                 headers={**JSON_HEADERS, header: probe["value"]})
     COUNTS.probe_requests += 1
+    t0 = time.perf_counter()
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
-            status, body = r.status, r.read().decode(errors="replace")
+            status, text = r.status, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
-        status, body = e.code, e.read().decode(errors="replace")
+        status, text = e.code, e.read().decode(errors="replace")
     except (urllib.error.URLError, OSError) as e:
         COUNTS.transport_errors += 1
         return 3, f"the fault probe POST {host}/predict got no answer: {getattr(e, 'reason', e)}"
+    _PROBE.update(name=probe["name"], response_time=(time.perf_counter() - t0) * 1000, response_length=len(text))
     COUNTS.by_status[status] += 1
     try:
-        error = json.loads(body).get("error")
+        error = json.loads(text).get("error")
     except Exception:
         error = None
-    if status == 500 and error == "injected_fault":
+    if status == probe["expect"] and error == probe["error"]:
         return None
     if status == 200:
         COUNTS.rows_predicted += 1
-    return 4, (f"the server at {host} does not inject faults: POST /predict with `x-fault: 500` answered "
-               f"{status} {body[:200]}, not 500 injected_fault. Restart it with `model-server serve "
-               f"--enable-faults`, or run without server errors: --server-error-weight 0.")
+    return 4, (f"the server at {host} does not inject faults: POST /predict with `{header}: {probe['value']}` "
+               f"answered {status} {text[:200]}, not {probe['expect']} {probe['error']}. Restart it with "
+               f"`model-server serve --enable-faults`, or run without server errors: --server-error-weight 0.")
 
 
 @events.init.add_listener
 def _on_init(environment, **_):
+    global MIX, TRAFFIC
     opts = environment.parsed_options
     if opts is None:  # used as a library
+        TRAFFIC = Traffic(MIX)
         return
+    try:
+        if opts.mix:
+            MIX = load_mix(opts.mix)
+        drift_after = parse_duration(opts.drift_after) if opts.drift_after else None
+        TRAFFIC = Traffic(
+            MIX, drift_after=drift_after,
+            scale=float(opts.drift_scale) if opts.drift_scale else None,
+            offset=parse_offsets(opts.drift_offset) if opts.drift_offset else None,
+            seed=int(opts.seed) if opts.seed else None)
+    except (OSError, ValueError, KeyError) as e:
+        log.error("%s", e)
+        sys.exit(2)
     weights = {"ok": opts.ok_weight, "client_error": opts.client_error_weight,
                "server_error": opts.server_error_weight}
     _WEIGHTS.update(weights)
@@ -301,19 +424,29 @@ def _on_init(environment, **_):
 @events.test_start.add_listener
 def _on_test_start(environment, **_):
     COUNTS.started = time.monotonic()
+    if TRAFFIC is not None:
+        TRAFFIC.start_clock()
+    # Locust clears its stats just before this event: enter the probe made at init now,
+    # so that Locust's own totals hold every request the server counted.
+    if _PROBE:
+        environment.events.request.fire(
+            request_type="POST", name=_PROBE.pop("name"), response_time=_PROBE.pop("response_time"),
+            response_length=_PROBE.pop("response_length"), exception=None, context={}, response=None)
 
 
 @events.test_stop.add_listener
 def _on_test_stop(environment, **_):
     host = (environment.host or ModelServerUser.host).rstrip("/")
-    s = COUNTS.summary(host, dict(_WEIGHTS))
+    s = COUNTS.summary(host, dict(_WEIGHTS), TRAFFIC)
     log.info(
         "model-server load summary (every answered request, ramp-up and probe included): "
         "requests %d; 2xx %d, 4xx %d, 5xx %d; by status %s; rows predicted %d; "
-        "unexpected statuses %d, transport errors %d, bad prediction bodies %d",
+        "unexpected statuses %d, transport errors %d, bad prediction bodies %d%s",
         s["requests"], s["by_class"].get("2xx", 0), s["by_class"].get("4xx", 0), s["by_class"].get("5xx", 0),
         s["by_status"], s["rows_predicted"], s["unexpected_status"], s["transport_errors"],
         s["bad_prediction_bodies"],
+        "" if not s["drift"] else f"; drifted from {s['drift']['after_seconds']} s: "
+                                  f"{s['drift']['drifted_requests']} requests, {s['drift']['drifted_rows']} rows",
     )
     if _WEIGHTS.get("server_error", 0) > 0 and s["by_class"].get("5xx", 0) == 0 and s["requests"]:
         log.warning("server errors were requested but the server answered no 5xx at all: "

@@ -10,8 +10,9 @@ writes them under exp_labels. REVIEW THE DIFF: it records what the rules
 render, it does not judge it.
 
 usage: python3 monitoring/tests/update_alert_annotations.py [test.yml ...]
+needs: PyYAML and prometheus-client (pip install -r tests/requirements.txt
+-r monitoring/tests/requirements.txt), promtool on PATH.
 """
-import ast
 import copy
 import glob
 import json
@@ -22,13 +23,16 @@ import sys
 import tempfile
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 TESTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "prometheus", "tests")
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
 def parse_labels(s):
-    return {k: ast.literal_eval('"%s"' % v) for k, v in LABEL.findall(s)}
+    """{name: value} of a label set as promtool prints it, `{a="x", b="y"}`: read by
+    prometheus_client's text-format parser as the labels of a one-sample exposition."""
+    family = next(text_string_to_metric_families("m%s 0\n" % s))
+    return dict(family.samples[0].labels)
 
 
 def strip_annotations(text):

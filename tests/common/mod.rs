@@ -108,26 +108,42 @@ pub const SETOSA: &str = r#"{"features":[5.1,3.5,1.4,0.2]}"#;
 /// One sample: metric name and sorted labels.
 pub type Key = (String, BTreeMap<String, String>);
 
-/// A parsed Prometheus text exposition.
+/// A parsed Prometheus text exposition (format 0.0.4), flat: every sample line,
+/// histogram buckets (`_bucket{le=..}`), `_sum` and `_count` included.
+///
+/// Ours, not a crate's: `prometheus-parse` 0.2 splits label pairs on `,` and `=`
+/// without unescaping, and `openmetrics-parser` 0.5 (LGPL-3.0) folds histograms into
+/// structs; neither reads these samples more faithfully than this.
 #[derive(Debug, Default)]
 pub struct Scrape {
     pub samples: BTreeMap<Key, f64>,
 }
 
 impl Scrape {
+    /// Panics on a line that is not a comment, blank, or `name{labels} value [timestamp]`.
     pub fn parse(text: &str) -> Self {
         let mut samples = BTreeMap::new();
         for line in text.lines() {
-            if line.starts_with('#') || line.trim().is_empty() {
+            let line = line.trim();
+            if line.starts_with('#') || line.is_empty() {
                 continue;
             }
-            let (series, value) = line.rsplit_once(' ').expect("sample line");
-            let value: f64 = value.parse().expect("sample value");
-            let (name, labels) = match series.split_once('{') {
-                None => (series.to_owned(), BTreeMap::new()),
-                Some((name, rest)) => (name.to_owned(), parse_labels(rest.trim_end_matches('}'))),
+            let (name, labels, rest) = match line.find(['{', ' ']) {
+                Some(i) if line.as_bytes()[i] == b'{' => {
+                    let (labels, rest) =
+                        parse_labels(&line[i + 1..]).unwrap_or_else(|e| panic!("{e}: {line}"));
+                    (&line[..i], labels, rest)
+                }
+                Some(i) => (&line[..i], BTreeMap::new(), &line[i..]),
+                None => panic!("sample without value: {line}"),
             };
-            samples.insert((name, labels), value);
+            let value = rest.split_whitespace().next().expect("sample value");
+            let value: f64 = match value {
+                "+Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                v => v.parse().unwrap_or_else(|_| panic!("bad value: {line}")),
+            };
+            samples.insert((name.to_owned(), labels), value);
         }
         Scrape { samples }
     }
@@ -174,15 +190,58 @@ impl Scrape {
     }
 }
 
-fn parse_labels(s: &str) -> BTreeMap<String, String> {
-    // Our label values never contain `",`; good enough for these tests.
-    s.split("\",")
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once("=\"").expect("label pair");
-            (k.to_owned(), v.trim_end_matches('"').to_owned())
-        })
-        .collect()
+/// `k="v",k2="v2"}` after the `{`: the labels (values unescaped: `\\`, `\"`, `\n`)
+/// and what follows the `}`.
+fn parse_labels(s: &str) -> Result<(BTreeMap<String, String>, &str), String> {
+    let mut labels = BTreeMap::new();
+    let mut rest = s.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix('}') {
+            return Ok((labels, after));
+        }
+        let (key, after) = rest.split_once('=').ok_or("label without `=`")?;
+        let mut chars = after
+            .trim_start()
+            .strip_prefix('"')
+            .ok_or("label value without quotes")?
+            .char_indices();
+        let mut value = String::new();
+        let end = loop {
+            match chars.next().ok_or("unterminated label value")? {
+                (i, '"') => break i,
+                (_, '\\') => match chars.next().ok_or("unterminated escape")?.1 {
+                    'n' => value.push('\n'),
+                    c => value.push(c),
+                },
+                (_, c) => value.push(c),
+            }
+        };
+        labels.insert(key.trim().to_owned(), value);
+        let after = after.trim_start();
+        rest = after[end + 2..].trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+    }
+}
+
+#[test]
+fn scrape_reads_escapes_commas_histograms_and_timestamps() {
+    let s = Scrape::parse(concat!(
+        "# TYPE d histogram\n",
+        "d_bucket{route=\"/a,b=c\",le=\"+Inf\"} 3\n",
+        "d_sum{route=\"/a,b=c\"} 0.25 1700000000000\n",
+        "x{a=\"q\\\"uote\\\\\", b=\"line\\nbreak\",} -Inf\n",
+        "up 1\n"
+    ));
+    assert_eq!(
+        s.value("d_bucket", &[("route", "/a,b=c"), ("le", "+Inf")]),
+        Some(3.0)
+    );
+    assert_eq!(s.value("d_sum", &[("route", "/a,b=c")]), Some(0.25));
+    assert_eq!(
+        s.value("x", &[("a", "q\"uote\\"), ("b", "line\nbreak")]),
+        Some(f64::NEG_INFINITY)
+    );
+    assert_eq!(s.value("up", &[]), Some(1.0));
 }
 
 pub fn scrape(telemetry: &Telemetry) -> Scrape {

@@ -1,7 +1,8 @@
 """Shared test support: free ports, plain HTTP calls, and the model-server binary
 run as a child process (started on a free loopback port, stopped with SIGTERM).
 
-Used by tests/adversarial (and meant for every Python suite that needs a server)."""
+Used by tests/adversarial, tests/protocol, tests/loadtest and bench/run (and meant for every
+Python suite that needs a server)."""
 
 import json
 import os
@@ -22,6 +23,21 @@ def server_binary(profile="release"):
     path = Path(os.environ.get("MODEL_SERVER_BIN", REPO / "target" / profile / "model-server"))
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `cargo build --{profile}` first")
+    return path
+
+
+def cargo_binary(package, name, profile="debug", env_var=None):
+    """A workspace binary: $env_var if set, else target/<profile>/<name>, built with cargo if missing."""
+    if env_var and os.environ.get(env_var):
+        path = Path(os.environ[env_var])
+        if not path.is_file():
+            raise FileNotFoundError(f"{env_var}={path} does not exist")
+        return path
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    path = target / profile / name
+    if not path.is_file():
+        cmd = ["cargo", "build", "-p", package] + (["--release"] if profile == "release" else [])
+        subprocess.run(cmd, cwd=REPO, check=True, timeout=1800)
     return path
 
 
@@ -116,6 +132,9 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait()
             raise
+
+    def log_tail(self, lines=40):
+        return "\n".join(list(self.lines)[-lines:])
 
     def rss_kib(self):
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
