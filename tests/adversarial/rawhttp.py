@@ -41,21 +41,17 @@ async def read_response(reader, timeout=10):
 
 
 async def closed_within(reader, seconds):
-    """True when the peer closes the connection within `seconds` (EOF or reset)."""
-    try:
-        data = await asyncio.wait_for(reader.read(65536), seconds)
-    except asyncio.TimeoutError:
-        return False
-    except ConnectionError:
-        return True
-    while data:  # drain anything the server sent before closing
+    """True when the peer closes the connection within `seconds` (EOF or reset);
+    anything it sends before closing is read and dropped."""
+    while True:
         try:
             data = await asyncio.wait_for(reader.read(65536), seconds)
         except asyncio.TimeoutError:
             return False
         except ConnectionError:
             return True
-    return True
+        if not data:
+            return True
 
 
 SETOSA = json.dumps({"features": [5.1, 3.5, 1.4, 0.2]}).encode()
