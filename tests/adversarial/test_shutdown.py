@@ -29,6 +29,7 @@ def test_sigterm_right_after_ready_always_drains_and_exits_zero_with_busy_cores(
         for b in burners:
             b.kill()
             b.wait()
+    print(f"exit codes of {TRIES} SIGTERMs right after ready, cores busy:", {c: codes.count(c) for c in set(codes)})
     assert codes == [0] * TRIES, {c: codes.count(c) for c in set(codes)}
 
 
@@ -67,6 +68,7 @@ def test_keep_alive_clients_lose_no_request_across_sigterm():
 
         asyncio.run(scenario())
         assert server.wait() == 0
+        print("keep-alive clients across SIGTERM:", stats)
         assert stats["sent"] > 64, stats
         assert stats["lost"] == 0, stats
         assert stats["answered"] == stats["sent"], stats
