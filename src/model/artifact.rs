@@ -474,27 +474,27 @@ impl Artifact {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let file_name = path.file_name().ok_or_else(|| {
-            write_err(std::io::Error::new(
+        if path.file_name().is_none() {
+            return Err(write_err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "the path has no file name",
-            ))
-        })?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
-        let result = (|| {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(&self.to_bytes())?;
-            file.sync_all()?;
-            fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+            )));
         }
-        result.map_err(write_err)
+        // A temporary file in the same folder (removed if anything fails), synced, then
+        // renamed over `path`.
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_err)?;
+        // An artifact is not a secret: readable as a plain `File::create` would leave it
+        // (tempfile creates 0600), so a server running as another user can load it.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.as_file()
+                .set_permissions(fs::Permissions::from_mode(0o644))
+                .map_err(write_err)?;
+        }
+        file.write_all(&self.to_bytes()).map_err(write_err)?;
+        file.as_file().sync_all().map_err(write_err)?;
+        file.persist(path).map_err(|e| write_err(e.error))?;
+        Ok(())
     }
 
     /// Reads and verifies an artifact file of at most `max_size` bytes
