@@ -65,10 +65,15 @@ impl Tracker {
         self.draining.store(true, Ordering::Release);
     }
 
-    /// The highest connection count since the last call, reset to the current count.
-    pub fn take_peak(&self) -> usize {
+    /// The highest connection count since the last [`Tracker::reset_peak`].
+    pub fn peak(&self) -> usize {
+        self.peak_connections.load(Ordering::Acquire)
+    }
+
+    /// Starts a new peak from the current count.
+    pub fn reset_peak(&self) {
         self.peak_connections
-            .swap(self.connections(), Ordering::AcqRel)
+            .store(self.connections(), Ordering::Release);
     }
 }
 

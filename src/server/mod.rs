@@ -45,6 +45,8 @@ pub const DRAIN_LINGER: Duration = Duration::from_millis(500);
 /// this long at first, doubling up to [`ACCEPT_BACKOFF_MAX`].
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+/// How often the server looks whether a wave of connections has passed.
+const TRIM_EVERY: Duration = Duration::from_secs(2);
 /// Repeated warnings (accept errors, the connection limit) are logged at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(5);
 
@@ -201,7 +203,8 @@ impl Server {
         let mut accept_warning = Every::new(WARN_EVERY);
         let mut backoff = Duration::ZERO;
         let mut resume_at = Instant::now();
-        let mut trim = tokio::time::interval(Duration::from_secs(5));
+        let mut trim = tokio::time::interval(TRIM_EVERY);
+        let mut trims_left = 0u8;
         loop {
             let accept = async {
                 tokio::time::sleep_until(resume_at.into()).await;
@@ -254,7 +257,7 @@ impl Server {
                         }
                     }
                 },
-                _ = trim.tick() => release_memory_after_a_wave(&tracker),
+                _ = trim.tick() => release_memory_after_a_wave(&tracker, &mut trims_left),
             }
         }
 
@@ -297,9 +300,17 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 /// After a wave of connections has come and gone (a slowloris attack, a load test),
 /// hand the freed memory back to the system: glibc keeps it otherwise, and RSS
 /// would stay at the wave's peak.
-fn release_memory_after_a_wave(tracker: &Tracker) {
-    let peak = tracker.take_peak();
+/// Checked every [`TRIM_EVERY`]: once the connections have fallen to a quarter of a
+/// peak of at least 256, trim now and at the next check (what the last connections
+/// and their tasks held is freed a little later), and start a new peak.
+fn release_memory_after_a_wave(tracker: &Tracker, trims_left: &mut u8) {
+    let peak = tracker.peak();
     if peak >= 256 && tracker.connections() <= peak / 4 {
+        tracker.reset_peak();
+        *trims_left = 2;
+    }
+    if *trims_left > 0 {
+        *trims_left -= 1;
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         // SAFETY: malloc_trim only returns free heap pages to the kernel.
         unsafe {
