@@ -10,16 +10,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from mock_receivers import Receivers  # noqa: E402
+import modelserver  # noqa: E402
+from modelserver import free_port  # noqa: E402,F401  (re-exported to the e2e tests)
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("MODEL_SERVER_BIN", REPO / "target/debug/model-server"))
@@ -27,34 +27,15 @@ TELEGRAM_TOKEN = "123456:test-token"
 TELEGRAM_CHAT = "4242"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http(url, data=None, headers=None, timeout=5):
     """(status, body text) of a request; HTTP errors are returned, not raised."""
-    req = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    status, _, text = modelserver.http(url, data=data, headers=headers, timeout=timeout)
+    return status, text
 
 
 def wait_until(what, check, timeout=60, interval=0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (OSError, ValueError) as e:  # not up yet (an exception is not a result)
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    """The shared wait, with the e2e's longer defaults (a stack is slower than a server)."""
+    return modelserver.wait_until(what, check, timeout=timeout, interval=interval)
 
 
 def make_overlay(dest):
