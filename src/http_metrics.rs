@@ -23,14 +23,15 @@
 //! Cost: the request counter and the in-progress gauge are plain atomics per
 //! (method, route[, status]), reported to OpenTelemetry by observable-instrument
 //! callbacks when metrics are collected; only the duration histogram is recorded
-//! through the SDK per request. That keeps the per-request work to one small
-//! table lookup and one SDK measurement instead of four attribute-hashing ones.
+//! through the SDK per request. `Router::layer` wraps each route in its own
+//! service, which resolves its route's atomics on its first request and keeps
+//! them: a request takes no lock and hashes nothing before the one SDK measurement.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
@@ -67,15 +68,17 @@ struct RouteStats {
     route: Arc<str>,
     in_progress: AtomicI64,
     by_status: Box<[AtomicU64]>,
+    duration: Histogram<f64>,
 }
 
 impl RouteStats {
-    fn new(method: &'static str, route: Arc<str>) -> Self {
+    fn new(method: &'static str, route: Arc<str>, duration: Histogram<f64>) -> Self {
         RouteStats {
             method,
             route,
             in_progress: AtomicI64::new(0),
             by_status: (0..STATUSES).map(|_| AtomicU64::new(0)).collect(),
+            duration,
         }
     }
 }
@@ -84,12 +87,20 @@ impl RouteStats {
 type ByMethod = [Option<Arc<RouteStats>>; METHODS.len()];
 
 /// Every (method, route) seen so far. Routes are templates, so this stays small.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct RouteTable {
     routes: RwLock<HashMap<Box<str>, ByMethod>>,
+    duration: Histogram<f64>,
 }
 
 impl RouteTable {
+    fn new(duration: Histogram<f64>) -> Self {
+        RouteTable {
+            routes: RwLock::default(),
+            duration,
+        }
+    }
+
     fn get(&self, method: usize, route: &str) -> Arc<RouteStats> {
         if let Some(stats) = self
             .routes
@@ -102,8 +113,14 @@ impl RouteTable {
         }
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
         let slot = &mut routes.entry(route.into()).or_default()[method];
-        slot.get_or_insert_with(|| Arc::new(RouteStats::new(METHODS[method], Arc::from(route))))
-            .clone()
+        slot.get_or_insert_with(|| {
+            Arc::new(RouteStats::new(
+                METHODS[method],
+                Arc::from(route),
+                self.duration.clone(),
+            ))
+        })
+        .clone()
     }
 
     fn for_each(&self, mut f: impl FnMut(&RouteStats)) {
@@ -118,7 +135,6 @@ impl RouteTable {
 #[derive(Debug)]
 pub struct HttpMetrics {
     table: Arc<RouteTable>,
-    duration: Histogram<f64>,
     // Observable instruments: kept so their callbacks live as long as the layer.
     _requests: ObservableCounter<u64>,
     _in_progress: ObservableUpDownCounter<i64>,
@@ -126,7 +142,14 @@ pub struct HttpMetrics {
 
 impl HttpMetrics {
     pub fn new(meter: &Meter) -> Self {
-        let table = Arc::new(RouteTable::default());
+        let table = Arc::new(RouteTable::new(
+            meter
+                .f64_histogram("requests_duration")
+                .with_unit("s")
+                .with_description("HTTP request duration, in seconds")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+        ));
         let requests = {
             let table = table.clone();
             meter
@@ -171,12 +194,6 @@ impl HttpMetrics {
         };
         HttpMetrics {
             table,
-            duration: meter
-                .f64_histogram("requests_duration")
-                .with_unit("s")
-                .with_description("HTTP request duration, in seconds")
-                .with_boundaries(DURATION_BUCKETS.to_vec())
-                .build(),
             _requests: requests,
             _in_progress: in_progress,
         }
@@ -228,16 +245,58 @@ impl HttpMetricsLayer {
         self.excluded = routes.into_iter().map(Into::into).collect();
         self
     }
+
+    fn records(&self, route: &str) -> bool {
+        !self.excluded.iter().any(|r| r == route)
+    }
 }
 
 impl<S> Layer<S> for HttpMetricsLayer {
     type Service = HttpMetricsService<S>;
 
+    /// Called once per route (and once for the fallback) when the layer is added
+    /// with `Router::layer`: each gets its own cache of the route it serves.
     fn layer(&self, inner: S) -> Self::Service {
         HttpMetricsService {
             inner,
-            layer: self.clone(),
+            route: Arc::new(RouteCache {
+                layer: self.clone(),
+                route: OnceLock::new(),
+                by_method: Default::default(),
+            }),
         }
+    }
+}
+
+/// The route one wrapped service serves, resolved on its first request, and its
+/// stats by method as they are first needed. Behind `Router::layer` a service
+/// always sees the same route, so a request takes no lock and hashes nothing.
+#[derive(Debug)]
+struct RouteCache {
+    layer: HttpMetricsLayer,
+    /// The route template seen first, and whether it is recorded.
+    route: OnceLock<(Box<str>, bool)>,
+    by_method: [OnceLock<Arc<RouteStats>>; METHODS.len()],
+}
+
+impl RouteCache {
+    fn stats(&self, method: usize, route: &str) -> Option<Arc<RouteStats>> {
+        let table = &self.layer.metrics.table;
+        let (cached, recorded) = self
+            .route
+            .get_or_init(|| (route.into(), self.layer.records(route)));
+        if **cached != *route {
+            // The same service in front of several routes: look it up.
+            return self
+                .layer
+                .records(route)
+                .then(|| table.get(method, route));
+        }
+        recorded.then(|| {
+            self.by_method[method]
+                .get_or_init(|| table.get(method, route))
+                .clone()
+        })
     }
 }
 
@@ -245,7 +304,7 @@ impl<S> Layer<S> for HttpMetricsLayer {
 #[derive(Clone, Debug)]
 pub struct HttpMetricsService<S> {
     inner: S,
-    layer: HttpMetricsLayer,
+    route: Arc<RouteCache>,
 }
 
 impl<S, B, RB> Service<Request<B>> for HttpMetricsService<S>
@@ -266,17 +325,10 @@ where
             .get::<MatchedPath>()
             .map(MatchedPath::as_str)
             .unwrap_or(UNMATCHED_ROUTE);
-        let guard = if self.layer.excluded.iter().any(|r| r == route) {
-            None
-        } else {
-            Some(InFlight::start(
-                self.layer.metrics.clone(),
-                self.layer
-                    .metrics
-                    .table
-                    .get(method_index(req.method()), route),
-            ))
-        };
+        let guard = self
+            .route
+            .stats(method_index(req.method()), route)
+            .map(InFlight::start);
         ResponseFuture {
             inner: self.inner.call(req),
             guard,
@@ -319,17 +371,15 @@ where
 /// decrements the gauge and records the counter and the duration.
 #[derive(Debug)]
 struct InFlight {
-    metrics: Arc<HttpMetrics>,
     stats: Arc<RouteStats>,
     started: Instant,
     status: u16,
 }
 
 impl InFlight {
-    fn start(metrics: Arc<HttpMetrics>, stats: Arc<RouteStats>) -> Self {
+    fn start(stats: Arc<RouteStats>) -> Self {
         stats.in_progress.fetch_add(1, Ordering::Relaxed);
         InFlight {
-            metrics,
             stats,
             started: Instant::now(),
             status: CLIENT_CLOSED_STATUS,
@@ -346,7 +396,7 @@ impl Drop for InFlight {
             KeyValue::new("route", stats.route.clone()),
             KeyValue::new("status", i64::from(self.status)),
         ];
-        self.metrics.duration.record(elapsed, &attrs);
+        stats.duration.record(elapsed, &attrs);
         // Count before leaving the gauge, so a collection never sees the request
         // in neither place.
         let index = usize::from(self.status.clamp(100, 599) - 100);
