@@ -132,7 +132,7 @@ impl Model {
         }
     }
 
-    /// Attaches the training reference (see [`reference`]).
+    /// Attaches the training reference (see [`reference`](mod@reference)).
     pub fn with_reference(mut self, reference: Option<reference::Reference>) -> Self {
         self.reference = reference;
         self

@@ -105,7 +105,7 @@ impl Artifact {
     }
 
     /// Reads and verifies an artifact file of at most `max_size` bytes
-    /// ([`DEFAULT_MAX_SIZE`] unless configured).
+    /// ([`DEFAULT_MAX_SIZE`](super::DEFAULT_MAX_SIZE) unless configured).
     pub fn load(path: &Path, max_size: usize) -> Result<Self, ArtifactError> {
         let bytes = read_capped(path, max_size)?;
         Self::from_bytes(path, &bytes)
