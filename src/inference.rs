@@ -83,6 +83,43 @@ impl InferencePool {
         self.jobs.send(job).map_err(|_| InferenceError::Stopped)?;
         rx.await.map_err(|_| InferenceError::Stopped)?
     }
+
+    /// For tests of a busy pool: occupies one thread with a job that waits for
+    /// [`HeldThread::release`], returning once that job runs. Hold every thread and the
+    /// pool is stuck. Call it within a tokio runtime.
+    #[doc(hidden)]
+    pub async fn hold_thread(&self) -> HeldThread {
+        let (release, wait) = mpsc::channel::<()>();
+        let (started, running) = oneshot::channel::<()>();
+        let pool = self.clone();
+        let job = tokio::spawn(async move {
+            pool.run(move || {
+                let _ = started.send(());
+                let _ = wait.recv();
+            })
+            .await
+        });
+        // An error here means the job will never run (the pool has stopped);
+        // `release` then reports it.
+        let _ = running.await;
+        HeldThread { release, job }
+    }
+}
+
+/// A pool thread held by [`InferencePool::hold_thread`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct HeldThread {
+    release: mpsc::Sender<()>,
+    job: tokio::task::JoinHandle<Result<(), InferenceError>>,
+}
+
+impl HeldThread {
+    /// Lets the held job finish and waits for it: its result.
+    pub async fn release(self) -> Result<(), InferenceError> {
+        let _ = self.release.send(());
+        self.job.await.unwrap_or(Err(InferenceError::Panicked))
+    }
 }
 
 #[cfg(test)]
@@ -102,18 +139,7 @@ mod tests {
     #[tokio::test]
     async fn a_stuck_job_does_not_stop_the_async_side_and_abandoned_jobs_are_skipped() {
         let pool = InferencePool::new(1).unwrap();
-        let (release, wait) = std::sync::mpsc::channel::<()>();
-        let (started, running) = oneshot::channel::<()>();
-        let stuck = pool.clone();
-        let blocker = tokio::spawn(async move {
-            stuck
-                .run(move || {
-                    let _ = started.send(());
-                    let _ = wait.recv();
-                })
-                .await
-        });
-        running.await.unwrap();
+        let held = pool.hold_thread().await;
         // The one thread is busy: a second job times out without blocking this task.
         let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = ran.clone();
@@ -123,8 +149,7 @@ mod tests {
         )
         .await;
         assert!(waited.is_err(), "the second job should still be queued");
-        release.send(()).unwrap();
-        blocker.await.unwrap().unwrap();
+        held.release().await.unwrap();
         // The abandoned job is skipped once the thread gets to it.
         assert_eq!(pool.run(|| 1).await, Ok(1));
         assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));

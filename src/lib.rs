@@ -9,12 +9,14 @@
 //! - [`config`]: command-line and environment configuration of `serve`.
 //! - [`server`]: model loading, binding and graceful shutdown.
 //! - [`stack`]: `model-server stack`, the whole monitoring loop as child processes.
+//! - [`raw_http`]: a hand-written HTTP/1.1 client over a TCP stream, for probes and tests.
 
 pub mod api;
 pub mod config;
 pub mod http_metrics;
 pub mod inference;
 pub mod model;
+pub mod raw_http;
 pub mod server;
 pub mod stack;
 pub mod telemetry;

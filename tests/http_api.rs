@@ -291,18 +291,7 @@ async fn requests_beyond_max_in_flight_are_shed_with_503() {
 async fn small_predictions_run_inline_and_large_ones_on_the_inference_threads() {
     // One inference thread, held by a job that never finishes until released.
     let pool = model_server::inference::InferencePool::new(1).unwrap();
-    let (release, wait) = std::sync::mpsc::channel::<()>();
-    let (started, running) = tokio::sync::oneshot::channel::<()>();
-    let stuck = pool.clone();
-    let blocker = tokio::spawn(async move {
-        stuck
-            .run(move || {
-                let _ = started.send(());
-                let _ = wait.recv();
-            })
-            .await
-    });
-    running.await.unwrap();
+    let held = pool.hold_thread().await;
 
     let mut cfg = config();
     cfg.request_timeout = Duration::from_millis(300);
@@ -331,6 +320,5 @@ async fn small_predictions_run_inline_and_large_ones_on_the_inference_threads() 
     let reply = send(&app, post_json("/predict", five)).await;
     assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{}", reply.text);
     assert_eq!(reply.error_code(), "timeout");
-    release.send(()).unwrap();
-    blocker.await.unwrap().unwrap();
+    held.release().await.unwrap();
 }

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use common::{model, Scrape};
 use model_server::config::ServeConfig;
+use model_server::raw_http;
 use model_server::server::Server;
 use model_server::telemetry::Telemetry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
@@ -26,32 +26,28 @@ fn serve_config() -> ServeConfig {
     c
 }
 
-/// Writes one HTTP/1.1 request on a new connection and returns the stream.
+/// Writes `POST /predict` (with `x-fault` when given) on a new connection and returns the
+/// stream, the response unread.
 async fn start_request(addr: SocketAddr, fault: Option<&str>) -> TcpStream {
-    let body = common::SETOSA;
-    let fault = fault
-        .map(|f| format!("x-fault: {f}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "POST /predict HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n{fault}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    stream
+    let mut headers = vec![("content-type", "application/json")];
+    headers.extend(fault.map(|f| ("x-fault", f)));
+    raw_http::send(
+        addr,
+        "POST",
+        "/predict",
+        &headers,
+        common::SETOSA.as_bytes(),
+    )
+    .await
+    .unwrap()
 }
 
-async fn read_response(mut stream: TcpStream) -> String {
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
+async fn read_response(stream: TcpStream) -> String {
+    raw_http::read_response(stream).await.unwrap()
 }
 
 async fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    read_response(stream).await
+    raw_http::get(addr, path).await.unwrap()
 }
 
 async fn scrape(addr: SocketAddr) -> Scrape {

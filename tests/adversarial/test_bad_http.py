@@ -4,7 +4,7 @@ ones hyper refuses below the routes counted in connection_errors_total."""
 import asyncio
 import json
 
-from modelserver import ServerProcess, http, wait_until  # noqa: E402
+from modelserver import http, served, wait_until  # noqa: E402
 from rawhttp import connect, read_response, request_bytes  # noqa: E402
 
 import pytest  # noqa: E402
@@ -12,10 +12,8 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server():
-    with ServerProcess() as s:
-        s.wait_ready()
+    with served() as s:
         yield s
-        assert s.stop() == 0
 
 
 def post(server, body, content_type="application/json"):

@@ -11,7 +11,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from modelserver import ServerProcess, http  # noqa: E402
+from modelserver import http, served  # noqa: E402
 
 ROWS = np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 2.8, 4.3, 1.3]], dtype=np.float32)
 FEATURES = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
@@ -19,10 +19,8 @@ FEATURES = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width
 
 @pytest.fixture(scope="module")
 def server():
-    with ServerProcess() as s:
-        s.wait_ready()
+    with served() as s:
         yield s
-        assert s.stop() == 0
 
 
 @pytest.fixture(scope="module")

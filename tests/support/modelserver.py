@@ -4,6 +4,7 @@ run as a child process (started on a free loopback port, stopped with SIGTERM).
 Used by tests/adversarial, tests/protocol, tests/loadtest and bench/run (and meant for every
 Python suite that needs a server)."""
 
+import contextlib
 import json
 import os
 import signal
@@ -167,3 +168,13 @@ class ServerProcess:
             self.proc.kill()
             self.proc.wait()
         return False
+
+
+@contextlib.contextmanager
+def served(*args, **kwargs):
+    """A ServerProcess started and ready for the block (say, a module-scoped fixture's
+    life); afterwards it must exit 0 on SIGTERM."""
+    with ServerProcess(*args, **kwargs) as s:
+        s.wait_ready()
+        yield s
+        assert s.stop() == 0
