@@ -287,10 +287,7 @@ impl RouteCache {
             .get_or_init(|| (route.into(), self.layer.records(route)));
         if **cached != *route {
             // The same service in front of several routes: look it up.
-            return self
-                .layer
-                .records(route)
-                .then(|| table.get(method, route));
+            return self.layer.records(route).then(|| table.get(method, route));
         }
         recorded.then(|| {
             self.by_method[method]

@@ -604,6 +604,7 @@ proptest! {
                 names(N_NAMES, "c"),
                 classifier,
             );
+            let rows = model_server::model::Rows::from_rows(N_FEATURES, rows).unwrap();
             let predictions = bounded("predicting", move || model.predict(&rows));
             prop_assert!(predictions.is_ok(), "{edits:?}: {predictions:?}");
         }

@@ -120,7 +120,8 @@ fn every_regressor_round_trips_and_is_deterministic() {
         assert_eq!(a.algorithm(), *algorithm);
         let loaded = through_a_file(&a);
         assert_eq!(loaded.version(), a.version());
-        let row = vec![vec![5.0f32, 60.0, 10.0, 120.0, 1200.0]];
+        let row =
+            model_server::model::Rows::from_rows(5, [[5.0f32, 60.0, 10.0, 120.0, 1200.0]]).unwrap();
         assert_eq!(
             a.into_model().predict(&row).unwrap(),
             loaded.into_model().predict(&row).unwrap()
@@ -680,6 +681,7 @@ proptest::proptest! {
                 let names = (0..5).map(|i| format!("f{i}")).collect();
                 let model = model_server::model::Model::new(
                     "m".into(), "v".into(), names, Vec::new(), regressor);
+                let rows = model_server::model::Rows::from_rows(5, rows).unwrap();
                 let (tx, rx) = std::sync::mpsc::channel();
                 std::thread::spawn(move || {
                     let _ = tx.send(model.predict(&rows).map(|p| p.len()));

@@ -20,6 +20,7 @@ use opentelemetry::metrics::{Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 
 use crate::model::reference::{Bin, FeatureReference, OutputReference, Reference};
+use crate::model::Rows;
 
 /// Series slots of one feature: below_min, the inner bins, above_max.
 fn slots(feature: &FeatureReference) -> usize {
@@ -158,9 +159,9 @@ impl InputMonitor {
     }
 
     /// Counts the values of served rows (each row in the model's feature order).
-    pub fn observe(&self, rows: &[Vec<f32>]) {
+    pub fn observe(&self, rows: &Rows) {
         let counts = &self.counts;
-        for row in rows {
+        for row in rows.iter() {
             for ((feature, offset), &value) in counts.features.iter().zip(&counts.offsets).zip(row)
             {
                 counts.counts[offset + slot(feature, f64::from(value))]

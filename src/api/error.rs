@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::model::RowsError;
+
 /// nginx's "client closed request": the status recorded for a request whose client
 /// went away before it could be answered (nobody receives the response).
 pub const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
@@ -146,6 +148,17 @@ impl ApiError {
             self,
             ApiError::PayloadTooLarge { .. } | ApiError::BodyTimeout(_) | ApiError::ClientClosed
         )
+    }
+}
+
+impl From<RowsError> for ApiError {
+    fn from(e: RowsError) -> Self {
+        match e {
+            RowsError::WrongLength { row, expected, got } => {
+                ApiError::WrongFeatureCount { row, expected, got }
+            }
+            RowsError::NonFinite { row, column } => ApiError::NonFiniteFeature { row, column },
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use super::{body, faults, limits, AppState};
-use crate::model::{Model, PredictError, Prediction, Task};
+use crate::model::{Model, PredictError, Prediction, Rows, Task};
 
 /// Histogram boundaries of `inference_duration_seconds` (1 µs to 100 ms).
 pub const INFERENCE_BUCKETS: [f64; 16] = [
@@ -237,13 +237,12 @@ impl ModelMetrics {
     }
 }
 
-/// Checks shape and values, returning the rows as the model's `f32`.
+/// Checks shape and values in one pass, returning the rows as the model takes them.
 pub fn validate(
     request: PredictRequest,
     features: &Features,
     max_batch: usize,
-) -> Result<Vec<Vec<f32>>, ApiError> {
-    let n_features = features.len();
+) -> Result<Rows, ApiError> {
     let rows = match (request.features, request.instances) {
         (Some(_), Some(_)) => return Err(ApiError::AmbiguousInput),
         (Some(row), None) => vec![row],
@@ -263,40 +262,21 @@ pub fn validate(
             got: rows.len(),
         });
     }
-    rows.into_iter()
-        .enumerate()
-        .map(|(r, row)| {
-            let row = match row {
-                Row::Positional(values) => values,
-                Row::Named(named) => features.order(r, named)?,
-            };
-            if row.len() != n_features {
-                return Err(ApiError::WrongFeatureCount {
-                    row: r,
-                    expected: n_features,
-                    got: row.len(),
-                });
-            }
-            row.into_iter()
-                .enumerate()
-                .map(|(c, v)| {
-                    let v = v as f32;
-                    if v.is_finite() {
-                        Ok(v)
-                    } else {
-                        Err(ApiError::NonFiniteFeature { row: r, column: c })
-                    }
-                })
-                .collect()
-        })
-        .collect()
+    let mut out = Rows::with_capacity(features.len(), rows.len());
+    for (r, row) in rows.into_iter().enumerate() {
+        match row {
+            Row::Positional(values) => out.push(values)?,
+            Row::Named(named) => out.push(features.order(r, named)?)?,
+        }
+    }
+    Ok(out)
 }
 
 /// Runs the model on validated rows, recording the model metrics.
 pub fn run(
     model: &Model,
     metrics: &ModelMetrics,
-    rows: &[Vec<f32>],
+    rows: &Rows,
 ) -> Result<Vec<Prediction>, PredictError> {
     let started = Instant::now();
     let predictions = model.predict(rows)?;
@@ -305,10 +285,7 @@ pub fn run(
 }
 
 /// Runs the model and counts the inputs into the drift bins.
-fn predict_and_observe(
-    state: &AppState,
-    rows: &[Vec<f32>],
-) -> Result<Vec<Prediction>, PredictError> {
+fn predict_and_observe(state: &AppState, rows: &Rows) -> Result<Vec<Prediction>, PredictError> {
     let predictions = run(&state.model, &state.model_metrics, rows)?;
     if let Some(monitor) = &state.input_monitor {
         monitor.observe(rows);
@@ -320,7 +297,7 @@ fn predict_and_observe(
 /// model on the inference pool. Shared by `/predict` and the V2 `infer`.
 pub async fn predict_rows(
     state: &Arc<AppState>,
-    rows: Vec<Vec<f32>>,
+    rows: Rows,
     fault: Option<faults::Fault>,
 ) -> Result<Vec<Prediction>, ApiError> {
     let _slot = state.admission.admit()?;
@@ -412,7 +389,7 @@ mod tests {
             )
         };
         let ok = one(named(&[("d", 4.0), ("b", 2.0), ("a", 1.0), ("c", 3.0)])).unwrap();
-        assert_eq!(ok, vec![vec![1.0f32, 2.0, 3.0, 4.0]]);
+        assert_eq!(ok, rows(&[[1.0, 2.0, 3.0, 4.0]]));
         let err = one(named(&[("a", 1.0), ("b", 2.0), ("c", 3.0), ("e", 4.0)])).unwrap_err();
         assert!(
             matches!(&err, ApiError::UnknownFeature { name, .. } if name == "e"),
@@ -434,22 +411,22 @@ mod tests {
         .unwrap();
         assert_eq!(
             validate(parsed, &iris(), 8).unwrap(),
-            vec![vec![1.0f32, 2.0, 3.0, 4.0]; 2]
+            rows(&[[1.0, 2.0, 3.0, 4.0]; 2])
         );
     }
 
-    fn validate_4(
-        request: PredictRequest,
-        _n: usize,
-        max_batch: usize,
-    ) -> Result<Vec<Vec<f32>>, ApiError> {
+    fn rows(values: &[[f32; 4]]) -> Rows {
+        Rows::from_rows(4, values.iter().copied()).unwrap()
+    }
+
+    fn validate_4(request: PredictRequest, _n: usize, max_batch: usize) -> Result<Rows, ApiError> {
         validate(request, &iris(), max_batch)
     }
 
     #[test]
     fn validation_names_the_offending_row_and_column() {
         let ok = validate_4(req(Some(vec![1.0, 2.0, 3.0, 4.0]), None), 4, 8).unwrap();
-        assert_eq!(ok, vec![vec![1.0f32, 2.0, 3.0, 4.0]]);
+        assert_eq!(ok, rows(&[[1.0, 2.0, 3.0, 4.0]]));
         let err = validate_4(
             req(None, Some(vec![vec![1.0; 4], vec![1.0, 2.0, 1e300, 4.0]])),
             4,

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::{body, predict, AppState};
-use crate::model::{Prediction, Task};
+use crate::model::{Prediction, Rows, Task};
 
 /// The header of the binary tensor data extension: the JSON part's length.
 pub const INFERENCE_HEADER_CONTENT_LENGTH: &str = "inference-header-content-length";
@@ -412,7 +412,7 @@ fn rows_of(
     mut binary: &[u8],
     features: &predict::Features,
     max_batch: usize,
-) -> Result<Vec<Vec<f32>>, V2Error> {
+) -> Result<Rows, V2Error> {
     let n_features = features.len();
     let check_len = |tensor: &InputTensor, values: &[f64]| -> Result<usize, V2Error> {
         let expected = tensor
@@ -505,18 +505,10 @@ fn rows_of(
             got: n,
         }));
     }
-    (0..n)
-        .map(|r| {
-            (0..n_features)
-                .map(|f| {
-                    let v = columns[f][r] as f32;
-                    if v.is_finite() {
-                        Ok(v)
-                    } else {
-                        Err(V2Error(ApiError::NonFiniteFeature { row: r, column: f }))
-                    }
-                })
-                .collect()
-        })
-        .collect()
+    let mut rows = Rows::with_capacity(n_features, n);
+    for r in 0..n {
+        rows.push(columns.iter().map(|column| column[r]))
+            .map_err(|e| V2Error(e.into()))?;
+    }
+    Ok(rows)
 }

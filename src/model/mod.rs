@@ -6,12 +6,14 @@
 //!
 //! Here: the [`Model`] and its [`Prediction`]s. Beside it: `estimator` (the fitted smartcore
 //! models and their task), `train`, `table` (CSV input), `artifact` (the file format),
-//! `validate` (structural checks of a fitted model), `reference` (drift) and `cost`.
+//! `validate` (structural checks of a fitted model), `rows` (the input batch), `reference` (drift)
+//! and `cost`.
 
 pub mod artifact;
 pub mod cost;
 mod estimator;
 pub mod reference;
+pub mod rows;
 pub mod table;
 pub mod train;
 pub mod validate;
@@ -20,6 +22,7 @@ use serde::Serialize;
 
 pub use artifact::TrainingInfo;
 pub use estimator::{Classifier, Estimator, Labels, Matrix, Regressor, Task, Values};
+pub use rows::{Rows, RowsError};
 pub use train::Algorithm;
 
 /// Boundaries of `prediction_value` for a regression model without a training reference.
@@ -208,20 +211,16 @@ impl Model {
         buckets
     }
 
-    /// Predicts one class or value per row. Every row must have [`Model::n_features`] values.
-    pub fn predict(&self, rows: &[Vec<f32>]) -> Result<Vec<Prediction>, PredictError> {
+    /// Predicts one class or value per row. The rows must be [`Model::n_features`] wide.
+    pub fn predict(&self, rows: &Rows) -> Result<Vec<Prediction>, PredictError> {
         let n = self.n_features();
-        let mut flat = Vec::with_capacity(rows.len() * n);
-        for row in rows {
-            if row.len() != n {
-                return Err(PredictError::WrongFeatureCount {
-                    expected: n,
-                    got: row.len(),
-                });
-            }
-            flat.extend_from_slice(row);
+        if rows.width() != n {
+            return Err(PredictError::WrongFeatureCount {
+                expected: n,
+                got: rows.width(),
+            });
         }
-        let x = Matrix::new(rows.len(), n, flat, false)
+        let x = Matrix::new(rows.len(), n, rows.as_slice().to_vec(), false)
             .map_err(|e| PredictError::Model(e.to_string()))?;
         match &self.estimator {
             Estimator::Classifier(classifier) => classifier

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::*;
 use crate::model::train::{train, TrainOptions};
 use crate::model::validate::StructureError;
+use crate::model::Rows;
 
 fn trained(algorithm: Algorithm) -> Artifact {
     train(&TrainOptions {
@@ -61,11 +62,15 @@ fn round_trips_through_a_file_and_predicts_the_same() {
         assert_eq!(loaded.training(), original.training());
         // Written back byte for byte: the body is kept as read.
         assert!(loaded.to_bytes() == std::fs::read(&path).unwrap());
-        let rows = vec![
-            vec![5.1, 3.5, 1.4, 0.2],
-            vec![6.0, 2.7, 5.1, 1.6],
-            vec![6.7, 3.0, 5.2, 2.3],
-        ];
+        let rows = Rows::from_rows(
+            4,
+            [
+                [5.1, 3.5, 1.4, 0.2],
+                [6.0, 2.7, 5.1, 1.6],
+                [6.7, 3.0, 5.2, 2.3],
+            ],
+        )
+        .unwrap();
         let a = original.into_model().predict(&rows).unwrap();
         let b = loaded.into_model().predict(&rows).unwrap();
         assert_eq!(a, b);
@@ -344,7 +349,9 @@ fn a_format_2_file_loads_as_the_classifier_it_was() {
     assert!(loaded.to_bytes() == FORMAT_2);
     let model = loaded.into_model();
     assert_eq!(model.training().unwrap().test_accuracy, Some(1.0));
-    let p = model.predict(&[vec![5.1, 3.5, 1.4, 0.2]]).unwrap();
+    let p = model
+        .predict(&Rows::from_rows(4, [[5.1, 3.5, 1.4, 0.2]]).unwrap())
+        .unwrap();
     assert!(matches!(
         p[0],
         crate::model::Prediction::Class {
