@@ -1,29 +1,12 @@
-//! `POST /predict`: request and response types, validation, and the model metrics
-//! (`predictions_total{class}` for a classifier, `prediction_value` for a regressor,
-//! `inference_duration_seconds`).
+//! The body of `POST /predict` (one row or a batch, positional or by feature name)
+//! and its validation, in one pass, into the model's [`Rows`].
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Instant;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use opentelemetry::metrics::{Counter, Histogram, Meter};
-use opentelemetry::KeyValue;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::error::ApiError;
-use super::{body, faults, limits, AppState};
-use crate::model::{Model, PredictError, Prediction, Rows, Task};
-
-/// Histogram boundaries of `inference_duration_seconds` (1 µs to 100 ms).
-pub const INFERENCE_BUCKETS: [f64; 16] = [
-    0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-    0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-];
+use crate::api::error::ApiError;
+use crate::model::Rows;
 
 /// Body of `POST /predict`: exactly one of the two fields.
 #[derive(Debug, Deserialize)]
@@ -137,106 +120,6 @@ impl Features {
     }
 }
 
-/// Which model answered.
-#[derive(Debug, Serialize)]
-pub struct ModelRef<'a> {
-    pub name: &'a str,
-    pub version: &'a str,
-}
-
-/// Body of a successful `POST /predict`, one prediction per row in request order.
-#[derive(Debug, Serialize)]
-pub struct PredictResponse<'a> {
-    pub predictions: Vec<Prediction>,
-    pub model: ModelRef<'a>,
-}
-
-/// The model instruments.
-#[derive(Debug)]
-pub struct ModelMetrics {
-    predictions: Counter<u64>,
-    inference: Histogram<f64>,
-    /// `class` attribute per class id, built once.
-    class_attrs: Vec<[KeyValue; 1]>,
-    /// The predicted values of a regression model.
-    values: Option<Histogram<f64>>,
-}
-
-impl ModelMetrics {
-    /// Creates the instruments and records `model_info{name,version,algorithm} = 1`.
-    pub fn new(meter: &Meter, model: &Model) -> Self {
-        meter
-            .u64_gauge("model_info")
-            .with_description("The served model: always 1, identified by its labels")
-            .build()
-            .record(
-                1,
-                &[
-                    KeyValue::new("name", model.name().to_owned()),
-                    KeyValue::new("version", model.version().to_owned()),
-                    KeyValue::new("algorithm", model.algorithm().as_str()),
-                ],
-            );
-        let predictions = meter
-            .u64_counter("predictions")
-            .with_description("Total of all predicted class, one per predicted row")
-            .build();
-        let class_attrs: Vec<[KeyValue; 1]> = model
-            .class_names()
-            .iter()
-            .map(|name| [KeyValue::new("class", *name)])
-            .collect();
-        // Every class exists from the start at 0: a series that first appears holding
-        // its whole count has no increase, and rate() would miss the first predictions.
-        for attrs in &class_attrs {
-            predictions.add(0, attrs);
-        }
-        ModelMetrics {
-            predictions,
-            inference: meter
-                .f64_histogram("inference_duration")
-                .with_unit("s")
-                .with_description("Time spent in the model's predict call, in seconds")
-                .with_boundaries(INFERENCE_BUCKETS.to_vec())
-                .build(),
-            class_attrs,
-            values: (model.task() == Task::Regression).then(|| {
-                meter
-                    .f64_histogram("prediction_value")
-                    .with_description(
-                        "Values predicted by the regression model, one per predicted row",
-                    )
-                    .with_boundaries(model.prediction_buckets())
-                    .build()
-            }),
-        }
-    }
-
-    fn record(&self, elapsed_secs: f64, predictions: &[Prediction]) {
-        self.inference.record(elapsed_secs, &[]);
-        let mut per_class = vec![0u64; self.class_attrs.len()];
-        for p in predictions {
-            match p {
-                Prediction::Class { class_id, .. } => {
-                    if let Some(count) = per_class.get_mut(*class_id as usize) {
-                        *count += 1;
-                    }
-                }
-                Prediction::Value { value } => {
-                    if let Some(values) = &self.values {
-                        values.record(*value, &[]);
-                    }
-                }
-            }
-        }
-        for (count, attrs) in per_class.into_iter().zip(&self.class_attrs) {
-            if count > 0 {
-                self.predictions.add(count, attrs);
-            }
-        }
-    }
-}
-
 /// Checks shape and values in one pass, returning the rows as the model takes them.
 pub fn validate(
     request: PredictRequest,
@@ -270,91 +153,6 @@ pub fn validate(
         }
     }
     Ok(out)
-}
-
-/// Runs the model on validated rows, recording the model metrics.
-pub fn run(
-    model: &Model,
-    metrics: &ModelMetrics,
-    rows: &Rows,
-) -> Result<Vec<Prediction>, PredictError> {
-    let started = Instant::now();
-    let predictions = model.predict(rows)?;
-    metrics.record(started.elapsed().as_secs_f64(), &predictions);
-    Ok(predictions)
-}
-
-/// Runs the model and counts the inputs into the drift bins.
-fn predict_and_observe(state: &AppState, rows: &Rows) -> Result<Vec<Prediction>, PredictError> {
-    let predictions = run(&state.model, &state.model_metrics, rows)?;
-    if let Some(monitor) = &state.input_monitor {
-        monitor.observe(rows);
-    }
-    Ok(predictions)
-}
-
-/// Admission, then within the request timeout: the injected delay, if any, and the
-/// model on the inference pool. Shared by `/predict` and the V2 `infer`.
-pub async fn predict_rows(
-    state: &Arc<AppState>,
-    rows: Rows,
-    fault: Option<faults::Fault>,
-) -> Result<Vec<Prediction>, ApiError> {
-    let _slot = state.admission.admit()?;
-    limits::within(state.request_timeout, async {
-        if let Some(fault) = fault {
-            fault.delay().await;
-        }
-        let work = (rows.len() as u64).saturating_mul(state.model.work_per_row());
-        if work <= state.inline_work {
-            // Small and bounded (the model's structure is checked at load): run it
-            // here rather than pay for a hop to another thread and back.
-            return predict_and_observe(state, &rows).map_err(|error| {
-                tracing::error!(%error, "prediction failed");
-                ApiError::Internal
-            });
-        }
-        let job_state = state.clone();
-        state
-            .inference
-            .run(move || predict_and_observe(&job_state, &rows))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|predicted| predicted.map_err(|e| e.to_string()))
-            .map_err(|error| {
-                tracing::error!(%error, "prediction failed");
-                ApiError::Internal
-            })
-    })
-    .await
-}
-
-/// `POST /predict`: fault (if enabled) → body → validation → admission →
-/// within the timeout: injected delay, then the model on the inference pool.
-pub async fn handler(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let fault = if state.enable_faults {
-        faults::requested(&headers)?
-    } else {
-        None
-    };
-    if let Some(fault) = fault {
-        fault.fail_early()?;
-    }
-    let request: PredictRequest = body::read_json(&headers, body, state.body_limits).await?;
-    let rows = validate(request, &state.features, state.max_batch)?;
-    let predictions = predict_rows(&state, rows, fault).await?;
-    Ok(Json(PredictResponse {
-        predictions,
-        model: ModelRef {
-            name: state.model.name(),
-            version: state.model.version(),
-        },
-    })
-    .into_response())
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -31,7 +31,10 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::{body, predict, AppState};
-use crate::model::{Prediction, Rows, Task};
+use crate::model::{Prediction, Task};
+use tensor::{rows_of, split_binary, InputTensor};
+
+mod tensor;
 
 /// The header of the binary tensor data extension: the JSON part's length.
 pub const INFERENCE_HEADER_CONTENT_LENGTH: &str = "inference-header-content-length";
@@ -216,16 +219,6 @@ struct InferRequest {
 }
 
 #[derive(Debug, Deserialize)]
-struct InputTensor {
-    name: String,
-    shape: Vec<i64>,
-    datatype: String,
-    #[serde(default)]
-    parameters: serde_json::Map<String, Value>,
-    data: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
 struct RequestedOutput {
     name: String,
 }
@@ -319,196 +312,4 @@ async fn run_infer(
         response["id"] = Value::String(id);
     }
     Ok(Json(response).into_response())
-}
-
-/// Splits a body in the binary tensor data extension into its JSON and binary parts.
-fn split_binary<'a>(
-    headers: &HeaderMap,
-    bytes: &'a Bytes,
-) -> Result<(&'a [u8], &'a [u8]), V2Error> {
-    let Some(value) = headers.get(INFERENCE_HEADER_CONTENT_LENGTH) else {
-        return Ok((bytes, &[]));
-    };
-    let len: usize = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| invalid("Inference-Header-Content-Length is not a number"))?;
-    if len > bytes.len() {
-        return Err(invalid(format!(
-            "Inference-Header-Content-Length is {len} but the body has {} bytes",
-            bytes.len()
-        )));
-    }
-    Ok(bytes.split_at(len))
-}
-
-/// The values of one tensor as f64, from JSON `data` or from its binary slice.
-fn values_of(tensor: &InputTensor, binary: &mut &[u8]) -> Result<Vec<f64>, V2Error> {
-    let width = match tensor.datatype.as_str() {
-        "FP32" => 4,
-        "FP64" => 8,
-        other => {
-            return Err(invalid(format!(
-                "input {:?} has datatype {other}; send FP32 or FP64",
-                tensor.name
-            )))
-        }
-    };
-    if let Some(size) = tensor.parameters.get("binary_data_size") {
-        let size =
-            size.as_u64()
-                .ok_or_else(|| invalid("binary_data_size is not a number"))? as usize;
-        if size > binary.len() || !size.is_multiple_of(width) {
-            return Err(invalid(format!(
-                "input {:?}: binary_data_size {size} does not fit the {} bytes left or the {} datatype",
-                tensor.name,
-                binary.len(),
-                tensor.datatype
-            )));
-        }
-        let (mine, rest) = binary.split_at(size);
-        *binary = rest;
-        return Ok(if width == 4 {
-            mine.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64)
-                .collect()
-        } else {
-            mine.chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                .collect()
-        });
-    }
-    let data = tensor
-        .data
-        .as_ref()
-        .ok_or_else(|| invalid(format!("input {:?} has no data", tensor.name)))?;
-    let mut out = Vec::new();
-    flatten(data, &mut out, &tensor.name, 0)?;
-    Ok(out)
-}
-
-fn flatten(value: &Value, out: &mut Vec<f64>, name: &str, depth: usize) -> Result<(), V2Error> {
-    match value {
-        Value::Number(n) => {
-            out.push(
-                n.as_f64()
-                    .ok_or_else(|| invalid(format!("input {name:?}: {n} is not a number")))?,
-            );
-            Ok(())
-        }
-        Value::Array(items) if depth < 8 => items
-            .iter()
-            .try_for_each(|v| flatten(v, out, name, depth + 1)),
-        other => Err(invalid(format!(
-            "input {name:?}: data must be numbers (flat or nested arrays), found {other}"
-        ))),
-    }
-}
-
-/// Turns the input tensors into rows of the model's features.
-fn rows_of(
-    inputs: &[InputTensor],
-    mut binary: &[u8],
-    features: &predict::Features,
-    max_batch: usize,
-) -> Result<Rows, V2Error> {
-    let n_features = features.len();
-    let check_len = |tensor: &InputTensor, values: &[f64]| -> Result<usize, V2Error> {
-        let expected = tensor
-            .shape
-            .iter()
-            .try_fold(1usize, |acc, &d| {
-                usize::try_from(d).ok().and_then(|d| acc.checked_mul(d))
-            })
-            .ok_or_else(|| {
-                invalid(format!(
-                    "input {:?} has an invalid shape {:?}",
-                    tensor.name, tensor.shape
-                ))
-            })?;
-        if expected != values.len() {
-            return Err(invalid(format!(
-                "input {:?} has shape {:?} ({expected} values) but {} values",
-                tensor.name,
-                tensor.shape,
-                values.len()
-            )));
-        }
-        Ok(expected)
-    };
-    let (n, columns): (usize, Vec<Vec<f64>>) = match inputs {
-        [] => return Err(invalid("the request has no inputs")),
-        [matrix] if matrix.shape.len() == 2 => {
-            let values = values_of(matrix, &mut binary)?;
-            check_len(matrix, &values)?;
-            if matrix.shape[1] as usize != n_features {
-                return Err(invalid(format!(
-                    "input {:?} has {} columns, the model expects {n_features} features ({})",
-                    matrix.name,
-                    matrix.shape[1],
-                    features.names().join(", ")
-                )));
-            }
-            let n = matrix.shape[0] as usize;
-            let rows = (0..n_features)
-                .map(|f| (0..n).map(|r| values[r * n_features + f]).collect())
-                .collect();
-            (n, rows)
-        }
-        per_feature => {
-            let mut columns: Vec<Option<Vec<f64>>> = vec![None; n_features];
-            let mut n = None;
-            for tensor in per_feature {
-                if tensor.shape.len() != 1 {
-                    return Err(invalid(format!(
-                        "input {:?} has shape {:?}: send one [N, {n_features}] tensor, or one [N] tensor per feature",
-                        tensor.name, tensor.shape
-                    )));
-                }
-                let i = features.index(&tensor.name).ok_or_else(|| {
-                    invalid(format!(
-                        "unknown input {:?}; the features are {}",
-                        tensor.name,
-                        features.names().join(", ")
-                    ))
-                })?;
-                let values = values_of(tensor, &mut binary)?;
-                let len = check_len(tensor, &values)?;
-                if *n.get_or_insert(len) != len {
-                    return Err(invalid(format!(
-                        "input {:?} has {len} values, the others {}",
-                        tensor.name,
-                        n.unwrap_or(0)
-                    )));
-                }
-                if columns[i].replace(values).is_some() {
-                    return Err(invalid(format!("input {:?} is given twice", tensor.name)));
-                }
-            }
-            let columns = columns
-                .into_iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    c.ok_or_else(|| invalid(format!("missing input {:?}", features.names()[i])))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            (n.unwrap_or(0), columns)
-        }
-    };
-    if n == 0 {
-        return Err(V2Error(ApiError::EmptyBatch));
-    }
-    if n > max_batch {
-        return Err(V2Error(ApiError::BatchTooLarge {
-            max: max_batch,
-            got: n,
-        }));
-    }
-    let mut rows = Rows::with_capacity(n_features, n);
-    for r in 0..n {
-        rows.push(columns.iter().map(|column| column[r]))
-            .map_err(|e| V2Error(e.into()))?;
-    }
-    Ok(rows)
 }
