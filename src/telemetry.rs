@@ -6,6 +6,7 @@
 
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
+use prometheus::proto::MetricFamily;
 use prometheus::{Encoder, Registry, TextEncoder};
 
 /// The Prometheus text exposition content type.
@@ -47,9 +48,16 @@ impl Telemetry {
         self.provider.meter(scope)
     }
 
+    /// Collects every instrument through the exporter into Prometheus metric
+    /// families, sorted as the registry sorts them: the first half of
+    /// [`Telemetry::render`], public so benches and tests can time and compare it.
+    pub fn gather(&self) -> Vec<MetricFamily> {
+        self.registry.gather()
+    }
+
     /// Renders every metric in the Prometheus text format.
     pub fn render(&self) -> Result<String, TelemetryError> {
-        let families = self.registry.gather();
+        let families = self.gather();
         let mut buf = Vec::with_capacity(8 * 1024);
         TextEncoder::new().encode(&families, &mut buf)?;
         // The text encoder only writes UTF-8.
