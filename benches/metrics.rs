@@ -26,7 +26,7 @@ use model_server::api::{self, ApiConfig, Readiness};
 use model_server::http_metrics::HttpMetricsLayer;
 use model_server::inference::InferencePool;
 use model_server::model::train::{train, TrainOptions};
-use model_server::telemetry::Telemetry;
+use model_server::telemetry::{text, Telemetry};
 use opentelemetry::KeyValue;
 use prometheus::{Encoder, TextEncoder};
 use tower::ServiceExt;
@@ -222,6 +222,14 @@ fn render(c: &mut Criterion) {
                 })
             },
         );
+        let mut out = String::new();
+        group.bench_with_input(BenchmarkId::new("ours", series), &families, |b, f| {
+            b.iter(|| {
+                out.clear();
+                text::encode(f, &mut out).unwrap();
+                black_box(out.len())
+            })
+        });
     }
     group.finish();
 }
@@ -270,6 +278,16 @@ fn main() {
             "render 10,000 series, current / TextEncoder",
             "render/ours/10000",
             "render/textencoder/10000",
+        ),
+        (
+            "encode 1,000 series, ours / TextEncoder",
+            "encode/ours/1000",
+            "encode/textencoder/1000",
+        ),
+        (
+            "encode 10,000 series, ours / TextEncoder",
+            "encode/ours/10000",
+            "encode/textencoder/10000",
         ),
         (
             "1,000 series, gather / whole TextEncoder render",
