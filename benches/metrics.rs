@@ -290,6 +290,16 @@ fn main() {
             "encode/textencoder/10000",
         ),
         (
+            "encode 10,000 / 1,000 series, ours",
+            "encode/ours/10000",
+            "encode/ours/1000",
+        ),
+        (
+            "gather 10,000 / 1,000 series",
+            "gather/10000",
+            "gather/1000",
+        ),
+        (
             "1,000 series, gather / whole TextEncoder render",
             "gather/1000",
             "render/textencoder/1000",
