@@ -23,8 +23,8 @@ use std::fmt::Write as _;
 
 use prometheus::proto::{LabelPair, Metric, MetricFamily, MetricType};
 
-/// Why a family could not be encoded. The buffer then holds the families
-/// before it, complete, and possibly part of nothing else.
+/// Why a family could not be encoded. Families are checked before anything of
+/// them is written: the buffer then holds the families before it, complete.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EncodeError {
     #[error("metric family {0:?} has no metrics")]
