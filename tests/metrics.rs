@@ -288,16 +288,10 @@ async fn the_served_text_is_what_the_prometheus_text_encoder_prints() {
     use prometheus::{Encoder, TextEncoder};
 
     let (app, telemetry) = app(config());
-    send(&app, post_json("/predict", SETOSA)).await;
-    send(
-        &app,
-        post_json(
-            "/predict",
-            r#"{"instances":[[6.7,3.0,5.2,2.3],[5.9,2.8,4.3,1.3]]}"#,
-        ),
-    )
-    .await;
-    send(&app, post_json("/predict", r#"{"features":[1]}"#)).await;
+    let batch = r#"{"instances":[[6.7,3.0,5.2,2.3],[5.9,2.8,4.3,1.3]]}"#;
+    for body in [SETOSA, batch, r#"{"features":[1]}"#] {
+        send(&app, post_json("/predict", body)).await;
+    }
     send(&app, get("/nowhere")).await;
 
     let served = send(&app, get("/metrics")).await;
