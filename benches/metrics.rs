@@ -4,8 +4,13 @@
 //!   metrics costs (gauge up, counter, histogram, gauge down).
 //! - `predict_route/*`: one `POST /predict` through the real `api::router`
 //!   (JSON parsing, validation, model, response) with HTTP metrics on and off.
-//! - `render/*`: `Telemetry::render()` (what `GET /metrics` does) at about 10,
-//!   1,000 and 10,000 series created through the OpenTelemetry meter.
+//! - `render/*`: what `GET /metrics` does at about 10, 1,000 and 10,000 series
+//!   created through the OpenTelemetry meter: `render/ours/*` is
+//!   `Telemetry::render()`, `render/textencoder/*` the pre-issue-14 path
+//!   (gather, then the prometheus crate's `TextEncoder`), so one run gives
+//!   before and after.
+//! - `gather/*` and `encode/*`: the two halves of a render timed apart: the
+//!   exporter's collection into metric families, and the text encoding.
 //!
 //! `cargo bench --bench metrics` (add `-- --quick` for a fast look).
 
@@ -21,8 +26,9 @@ use model_server::api::{self, ApiConfig, Readiness};
 use model_server::http_metrics::HttpMetricsLayer;
 use model_server::inference::InferencePool;
 use model_server::model::train::{train, TrainOptions};
-use model_server::telemetry::Telemetry;
+use model_server::telemetry::{text, Telemetry};
 use opentelemetry::KeyValue;
+use prometheus::{Encoder, TextEncoder};
 use tower::ServiceExt;
 
 #[path = "common.rs"]
@@ -147,19 +153,82 @@ fn telemetry_with_series(series: usize) -> (Telemetry, usize) {
     (telemetry, samples)
 }
 
+/// What `Telemetry::render` did before issue 14: gather, then the prometheus
+/// crate's `TextEncoder` into a fresh buffer, then a `String`. Kept here as the
+/// baseline every run compares against.
+fn render_with_textencoder(telemetry: &Telemetry) -> String {
+    let families = telemetry.gather();
+    let mut buf = Vec::with_capacity(8 * 1024);
+    TextEncoder::new().encode(&families, &mut buf).unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+const SERIES: [usize; 3] = [10, 1_000, 10_000];
+
+/// `render/*`: the whole of `GET /metrics`' work, old and current.
+/// `gather/*` and `encode/*`: its two halves, timed apart.
 fn render(c: &mut Criterion) {
+    let fixtures: Vec<(usize, Telemetry)> = SERIES
+        .iter()
+        .map(|&series| {
+            let (telemetry, samples) = telemetry_with_series(series);
+            assert_eq!(
+                samples, series,
+                "expected {series} series, rendered {samples}"
+            );
+            (series, telemetry)
+        })
+        .collect();
+
     let mut group = c.benchmark_group("render");
-    for series in [10usize, 1_000, 10_000] {
-        let (telemetry, samples) = telemetry_with_series(series);
-        assert_eq!(
-            samples, series,
-            "expected {series} series, rendered {samples}"
-        );
-        if series >= 10_000 {
+    for (series, telemetry) in &fixtures {
+        if *series >= 10_000 {
             group.sample_size(20);
         }
-        group.bench_with_input(BenchmarkId::from_parameter(series), &telemetry, |b, t| {
+        group.bench_with_input(
+            BenchmarkId::new("textencoder", series),
+            telemetry,
+            |b, t| b.iter(|| black_box(render_with_textencoder(t))),
+        );
+        group.bench_with_input(BenchmarkId::new("ours", series), telemetry, |b, t| {
             b.iter(|| black_box(t.render().unwrap()))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("gather");
+    for (series, telemetry) in &fixtures {
+        if *series >= 10_000 {
+            group.sample_size(20);
+        }
+        group.bench_with_input(BenchmarkId::from_parameter(series), telemetry, |b, t| {
+            b.iter(|| black_box(t.gather()))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("encode");
+    for (series, telemetry) in &fixtures {
+        let families = telemetry.gather();
+        let mut buf = Vec::new();
+        group.bench_with_input(
+            BenchmarkId::new("textencoder", series),
+            &families,
+            |b, f| {
+                b.iter(|| {
+                    buf.clear();
+                    TextEncoder::new().encode(f, &mut buf).unwrap();
+                    black_box(buf.len())
+                })
+            },
+        );
+        let mut out = String::new();
+        group.bench_with_input(BenchmarkId::new("ours", series), &families, |b, f| {
+            b.iter(|| {
+                out.clear();
+                text::encode(f, &mut out).unwrap();
+                black_box(out.len())
+            })
         });
     }
     group.finish();
@@ -185,11 +254,60 @@ fn main() {
             "predict_route/metrics_on",
             "predict_route/metrics_off",
         ),
-        ("render 1,000 / 10 series", "render/1000", "render/10"),
         (
-            "render 10,000 / 1,000 series",
-            "render/10000",
-            "render/1000",
+            "render 1,000 / 10 series (current)",
+            "render/ours/1000",
+            "render/ours/10",
+        ),
+        (
+            "render 10,000 / 1,000 series (current)",
+            "render/ours/10000",
+            "render/ours/1000",
+        ),
+        (
+            "render 10 series, current / TextEncoder",
+            "render/ours/10",
+            "render/textencoder/10",
+        ),
+        (
+            "render 1,000 series, current / TextEncoder",
+            "render/ours/1000",
+            "render/textencoder/1000",
+        ),
+        (
+            "render 10,000 series, current / TextEncoder",
+            "render/ours/10000",
+            "render/textencoder/10000",
+        ),
+        (
+            "encode 1,000 series, ours / TextEncoder",
+            "encode/ours/1000",
+            "encode/textencoder/1000",
+        ),
+        (
+            "encode 10,000 series, ours / TextEncoder",
+            "encode/ours/10000",
+            "encode/textencoder/10000",
+        ),
+        (
+            "encode 10,000 / 1,000 series, ours",
+            "encode/ours/10000",
+            "encode/ours/1000",
+        ),
+        (
+            "gather 10,000 / 1,000 series",
+            "gather/10000",
+            "gather/1000",
+        ),
+        (
+            "1,000 series, gather / whole TextEncoder render",
+            "gather/1000",
+            "render/textencoder/1000",
+        ),
+        (
+            "10,000 series, gather / whole TextEncoder render",
+            "gather/10000",
+            "render/textencoder/10000",
         ),
     ]);
     if let (Some(with), Some(without)) = (

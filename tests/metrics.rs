@@ -279,3 +279,30 @@ async fn input_monitoring_can_be_turned_off() {
         .collect();
     assert_eq!(features.len(), 2, "{features:?}");
 }
+
+/// `/metrics` is written by our own encoder (issue 14); on the real app's
+/// instruments, after traffic that fills every kind of family, its text is
+/// byte-for-byte what the prometheus crate's `TextEncoder` prints.
+#[tokio::test]
+async fn the_served_text_is_what_the_prometheus_text_encoder_prints() {
+    use prometheus::{Encoder, TextEncoder};
+
+    let (app, telemetry) = app(config());
+    let batch = r#"{"instances":[[6.7,3.0,5.2,2.3],[5.9,2.8,4.3,1.3]]}"#;
+    for body in [SETOSA, batch, r#"{"features":[1]}"#] {
+        send(&app, post_json("/predict", body)).await;
+    }
+    send(&app, get("/nowhere")).await;
+
+    let served = send(&app, get("/metrics")).await;
+    assert_eq!(served.status, StatusCode::OK);
+    let mut expected = Vec::new();
+    TextEncoder::new()
+        .encode(&telemetry.gather(), &mut expected)
+        .unwrap();
+    let expected = String::from_utf8(expected).unwrap();
+    assert!(expected.contains("# TYPE requests_duration_seconds histogram\n"));
+    assert!(expected.contains("# TYPE requests_total counter\n"));
+    assert!(expected.contains("# TYPE request_in_progress gauge\n"));
+    assert_eq!(served.text, expected);
+}
