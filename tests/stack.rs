@@ -1,7 +1,7 @@
 //! `model-server stack` refuses to start, with one clear line, when it cannot run.
 //! (The running stack is tested end to end in tests/e2e against real Prometheus.)
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_model-server");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -218,8 +218,8 @@ fn os_errors_are_printed_once() {
 }
 
 /// A stand-in for node-exporter, Prometheus and Alertmanager: answers 200 on the
-/// port of its `--web.listen-address=` flag, and exits with code 3 after
-/// `$FAKE_LIFETIME` seconds if that is set for its name.
+/// port of its `--web.listen-address=` flag, and exits with code 3 once the file
+/// named by `$FAKE_DIE_WHEN_<name>` exists (after 60 s if that is not set).
 const FAKE_SERVICE: &str = r#"#!/bin/sh
 for arg in "$@"; do
   case "$arg" in --web.listen-address=*) addr="${arg#--web.listen-address=}" ;; esac
@@ -233,8 +233,11 @@ class Ok(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Ok)
 threading.Thread(target=server.serve_forever, daemon=True).start()
-lifetime = os.environ.get("FAKE_LIFETIME_" + name.replace("-", "_"))
-threading.Event().wait(float(lifetime) if lifetime else 60)
+trigger = os.environ.get("FAKE_DIE_WHEN_" + name.replace("-", "_"))
+for _ in range(600):
+    if trigger and os.path.exists(trigger):
+        break
+    threading.Event().wait(0.1)
 sys.exit(3)
 PY
 "#;
@@ -251,7 +254,8 @@ fn a_child_that_dies_stops_the_stack_naming_it() {
     };
     let (node, prom, am) = (fake("fake-node"), fake("fake-prom"), fake("fake-am"));
     let ports = free_ports(5);
-    let out = Command::new(BIN)
+    let trigger = dir.path().join("node-exporter-dies");
+    let mut child = Command::new(BIN)
         .args(["stack", "--config-dir", REPO, "--data-dir"])
         .arg(dir.path().join("data"))
         .args(["--node-exporter-bin", &node, "--prometheus-bin", &prom])
@@ -274,12 +278,29 @@ fn a_child_that_dies_stops_the_stack_naming_it() {
             &ports[3],
         ])
         .args(["--grafana-port", &ports[4]])
-        .env("FAKE_LIFETIME_fake_node", "4")
-        .output()
+        .env("FAKE_DIE_WHEN_fake_node", &trigger)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    // Kill node-exporter only once everything is up (the table is printed), however
+    // long start-up takes on a busy machine. stderr is read on its own thread so
+    // neither pipe can fill up and stall the stack.
+    let stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut text = String::new();
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0 {
+        text.push_str(&line);
+        if line.contains("Ctrl-C stops everything") {
+            std::fs::write(&trigger, b"").unwrap();
+        }
+        line.clear();
+    }
+    let status = child.wait().unwrap();
+    let text = text + &stderr.join().unwrap();
+    assert_eq!(status.code(), Some(1), "{text}");
     // Everything came up, then node-exporter died: named, with its status, the rest stopped.
     assert!(text.contains("Ctrl-C stops everything"), "{text}");
     assert!(
