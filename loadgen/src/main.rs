@@ -12,10 +12,12 @@
 //! with `--summary-file PATH`, for reconciliation with the server's `/metrics`.
 //!
 //! Modules: `cli` (options), `mix` (the mix file), `traffic` (rows, drift, pre-rendered
-//! bodies), `requests` (goose transactions), `probe` (pre-flight), `counters`, `summary`.
+//! bodies), `requests` (goose transactions), `client` (their HTTP/1.1 client), `probe`
+//! (pre-flight), `counters`, `summary`.
 //! This file owns the run: probe, attack, summary and exit status.
 
 mod cli;
+mod client;
 mod counters;
 mod mix;
 mod probe;
