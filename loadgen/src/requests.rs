@@ -7,7 +7,6 @@
 use std::sync::OnceLock;
 
 use goose::prelude::*;
-use hyper::Uri;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Url;
 use serde::de::IgnoredAny;
@@ -30,13 +29,13 @@ fn traffic() -> &'static Traffic {
 struct Urls {
     base: Url,
     target: Option<Target>,
-    paths: Vec<(&'static str, Url, Option<Uri>)>,
+    paths: Vec<(&'static str, Url, Option<String>)>,
 }
 
 static URLS: OnceLock<Urls> = OnceLock::new();
 
 enum Route {
-    Client(&'static Target, &'static Uri),
+    Client(&'static Target, &'static str),
     Goose(Option<&'static Url>),
 }
 
@@ -63,7 +62,7 @@ fn route(user: &GooseUser, path: &str) -> Route {
         return Route::Goose(None);
     };
     match (&urls.target, uri) {
-        (Some(target), Some(uri)) => Route::Client(target, uri),
+        (Some(target), Some(path)) => Route::Client(target, path),
         _ => Route::Goose(Some(url)),
     }
 }
@@ -122,7 +121,7 @@ async fn send_with_goose(
 
 async fn send(user: &mut GooseUser, req: Planned<'static>) -> TransactionResult {
     let answer = match route(user, req.path) {
-        Route::Client(target, uri) => client::send(user, target, uri, &req).await?,
+        Route::Client(target, path) => client::send(user, target, path, &req).await?,
         Route::Goose(url) => send_with_goose(user, &req, url).await?,
     };
     count(&req, answer);
