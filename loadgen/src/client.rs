@@ -16,16 +16,16 @@
 //! requests against model-server): ~81,000 through goose and reqwest, ~28,000 through
 //! hyper's own client connection, ~15,000 here.
 
-use std::io;
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use goose::config::GooseConfiguration;
 use goose::prelude::*;
 use reqwest::Url;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::predictions::prediction_count;
 use crate::traffic::{Method, Planned};
 
 /// Goose's own default, when `--timeout` is not given.
@@ -123,8 +123,27 @@ impl Lane {
     }
 }
 
-/// What came back: the status and the whole body, or why nothing did.
-pub type Answer = Result<(u16, Bytes), String>;
+/// An answer: its status and, for a 200, how many predictions its body holds.
+pub struct Reply {
+    pub status: u16,
+    pub predictions: Option<usize>,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: &[u8]) -> Self {
+        Reply {
+            status,
+            predictions: if status == 200 {
+                prediction_count(body)
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// What came back, or why nothing did.
+pub type Answer = Result<Reply, String>;
 
 fn write_request(out: &mut Vec<u8>, req: &Planned<'static>, target: &Target, path: &str) {
     out.clear();
@@ -146,7 +165,7 @@ fn write_request(out: &mut Vec<u8>, req: &Planned<'static>, target: &Target, pat
     }
     if let Some(body) = req.body {
         out.extend_from_slice(b"content-type: application/json\r\ncontent-length: ");
-        out.extend_from_slice(body.len().to_string().as_bytes());
+        let _ = write!(out, "{}", body.len());
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(body.as_bytes());
     } else {
@@ -227,7 +246,7 @@ async fn read_chunked(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     mut pos: usize,
-) -> io::Result<Bytes> {
+) -> io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let end = loop {
@@ -253,7 +272,7 @@ async fn read_chunked(
                 let empty = end == pos;
                 pos = end + 2;
                 if empty {
-                    return Ok(body.into());
+                    return Ok(body);
                 }
             }
         }
@@ -272,7 +291,7 @@ async fn round_trip(
     lane: &mut Lane,
     stream: &mut TcpStream,
     started: Instant,
-) -> Result<(u16, Bytes, bool, Duration), (io::Error, bool)> {
+) -> Result<(Reply, bool, Duration), (io::Error, bool)> {
     let buf = &mut lane.buf;
     buf.clear();
     if let Err(e) = stream.write_all(&lane.out).await {
@@ -294,16 +313,19 @@ async fn round_trip(
         }
     };
     let head_time = started.elapsed();
-    let body = match framing {
+    let reply = match framing {
         Framing::Length(n) => {
             while buf.len() < head_len + n {
                 fill(stream, buf).await.map_err(|e| (e, false))?;
             }
-            Bytes::copy_from_slice(&buf[head_len..head_len + n])
+            Reply::new(status, &buf[head_len..head_len + n])
         }
-        Framing::Chunked => read_chunked(stream, buf, head_len)
-            .await
-            .map_err(|e| (e, false))?,
+        Framing::Chunked => {
+            let body = read_chunked(stream, buf, head_len)
+                .await
+                .map_err(|e| (e, false))?;
+            Reply::new(status, &body)
+        }
         Framing::Close => {
             loop {
                 match fill(stream, buf).await {
@@ -312,10 +334,10 @@ async fn round_trip(
                     Err(e) => return Err((e, false)),
                 }
             }
-            Bytes::copy_from_slice(&buf[head_len..])
+            Reply::new(status, &buf[head_len..])
         }
     };
-    Ok((status, body, keep, head_time))
+    Ok((reply, keep, head_time))
 }
 
 async fn connect(target: &Target) -> io::Result<TcpStream> {
@@ -345,11 +367,11 @@ async fn exchange(lane: &mut Lane, target: &Target, started: Instant) -> (Answer
             }
         };
         match round_trip(lane, &mut stream, started).await {
-            Ok((status, body, keep, head)) => {
+            Ok((reply, keep, head)) => {
                 if keep {
                     lane.stream = Some(stream);
                 }
-                return (Ok((status, body)), head);
+                return (Ok(reply), head);
             }
             Err((_, true)) if !fresh => continue,
             Err((e, _)) => return (Err(e.to_string()), started.elapsed()),
@@ -387,8 +409,8 @@ pub async fn send(
         Method::Post => "POST",
     };
     let (success, status, error) = match &answer {
-        Ok((status, _)) if *status == req.expect => (true, Some(*status), None),
-        Ok((status, _)) => {
+        Ok(Reply { status, .. }) if *status == req.expect => (true, Some(*status), None),
+        Ok(Reply { status, .. }) => {
             let shown = reqwest::StatusCode::from_u16(*status)
                 .map_or_else(|_| status.to_string(), |c| c.to_string());
             (false, Some(*status), Some(format!("{shown}: {}", req.name)))
