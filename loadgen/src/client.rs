@@ -17,6 +17,7 @@
 //! hyper's own client connection, ~15,000 here.
 
 use std::io::{self, Write};
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
@@ -24,6 +25,7 @@ use goose::prelude::*;
 use reqwest::Url;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use crate::predictions::prediction_count;
 use crate::traffic::{Method, Planned};
@@ -97,13 +99,21 @@ pub fn timeout(config: &GooseConfiguration) -> Duration {
         .unwrap_or(DEFAULT_TIMEOUT)
 }
 
-/// A user's connection and buffers, kept in its goose session data. A clone starts
-/// without a connection.
+/// A user's connection and buffers, and its request timer, kept in its goose session
+/// data. A clone starts without a connection.
 pub struct Lane {
+    conn: Conn,
+    /// Fires `timeout` (to `timeout` / 64 later) after the current request started;
+    /// moved on only when it would fire too early, not for every request: arming a
+    /// timer per request was a twentieth of the requests' own work.
+    alarm: Option<Pin<Box<Sleep>>>,
+    timeout: Duration,
+}
+
+struct Conn {
     stream: Option<TcpStream>,
     out: Vec<u8>,
     buf: Vec<u8>,
-    timeout: Duration,
 }
 
 impl Clone for Lane {
@@ -115,12 +125,30 @@ impl Clone for Lane {
 impl Lane {
     pub fn new(timeout: Duration) -> Self {
         Lane {
-            stream: None,
-            out: Vec::with_capacity(1024),
-            buf: Vec::with_capacity(16 * 1024),
+            conn: Conn {
+                stream: None,
+                out: Vec::with_capacity(1024),
+                buf: Vec::with_capacity(16 * 1024),
+            },
+            alarm: None,
             timeout,
         }
     }
+}
+
+/// The lane's timer, set to fire no earlier than `timeout` after `started`.
+fn arm(
+    alarm: &mut Option<Pin<Box<Sleep>>>,
+    started: Instant,
+    timeout: Duration,
+) -> Pin<&mut Sleep> {
+    let due = tokio::time::Instant::from_std(started + timeout);
+    let late = due + timeout / 64;
+    let alarm = alarm.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(late)));
+    if alarm.deadline() < due {
+        alarm.as_mut().reset(late);
+    }
+    alarm.as_mut()
 }
 
 /// An answer: its status and, for a 200, how many predictions its body holds.
@@ -288,7 +316,7 @@ async fn read_chunked(
 /// whether the request may be sent again on a new connection: the connection was
 /// found closed before any of the answer came.
 async fn round_trip(
-    lane: &mut Lane,
+    lane: &mut Conn,
     stream: &mut TcpStream,
     started: Instant,
 ) -> Result<(Reply, bool, Duration), (io::Error, bool)> {
@@ -350,7 +378,7 @@ async fn connect(target: &Target) -> io::Result<TcpStream> {
 /// none), once more on a new connection if the kept one turned out closed before
 /// answering. Returns the answer and the time from `started` to its head, as goose
 /// times its own requests.
-async fn exchange(lane: &mut Lane, target: &Target, started: Instant) -> (Answer, Duration) {
+async fn exchange(lane: &mut Conn, target: &Target, started: Instant) -> (Answer, Duration) {
     let mut fresh = false;
     loop {
         let mut stream = match lane.stream.take() {
@@ -393,17 +421,20 @@ pub async fn send(
             user.get_session_data_mut::<Lane>().expect("just set")
         }
     };
-    write_request(&mut lane.out, req, target, path);
-    let limit = lane.timeout;
+    write_request(&mut lane.conn.out, req, target, path);
     let started = Instant::now();
-    let (answer, head) = match tokio::time::timeout(limit, exchange(lane, target, started)).await {
-        Ok(done) => done,
-        Err(_) => {
-            // The connection may be mid-answer: never reuse it.
-            lane.stream = None;
-            (Err(format!("timed out after {limit:?}")), limit)
-        }
+    let alarm = arm(&mut lane.alarm, started, lane.timeout);
+    let done = tokio::select! {
+        biased;
+        done = exchange(&mut lane.conn, target, started) => Some(done),
+        () = alarm => None,
     };
+    let (answer, head) = done.unwrap_or_else(|| {
+        // The connection may be mid-answer: never reuse it.
+        lane.conn.stream = None;
+        let error = format!("timed out after {:?}", lane.timeout);
+        (Err(error), started.elapsed())
+    });
     let label = match req.method {
         Method::Get => "GET",
         Method::Post => "POST",
