@@ -40,6 +40,9 @@ use requests::{client_error, predict_ok, server_error, TRAFFIC};
 use summary::Summary;
 use traffic::Traffic;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let matches = match cli::command().try_get_matches() {
         Ok(m) => m,
