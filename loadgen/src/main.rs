@@ -12,12 +12,15 @@
 //! with `--summary-file PATH`, for reconciliation with the server's `/metrics`.
 //!
 //! Modules: `cli` (options), `mix` (the mix file), `traffic` (rows, drift, pre-rendered
-//! bodies), `requests` (goose transactions), `probe` (pre-flight), `counters`, `summary`.
+//! bodies), `requests` (goose transactions), `client` (their HTTP/1.1 client),
+//! `predictions` (the check of a 200 answer), `probe` (pre-flight), `counters`, `summary`.
 //! This file owns the run: probe, attack, summary and exit status.
 
 mod cli;
+mod client;
 mod counters;
 mod mix;
+mod predictions;
 mod probe;
 mod requests;
 mod summary;
@@ -36,6 +39,9 @@ use probe::ProbeError;
 use requests::{client_error, predict_ok, server_error, TRAFFIC};
 use summary::Summary;
 use traffic::Traffic;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let matches = match cli::command().try_get_matches() {

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::mix::{MixFile, Rows};
 
+const PREDICT: &str = "/predict";
+
 /// `--drift-after`: from `after` on (counted from the start of the load), every row
 /// sent is `row * scale + offset`, feature by feature, rounded again.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,6 +186,16 @@ impl Traffic {
         }
     }
 
+    /// Every path a request may go to: `/predict` and the client errors' paths.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(PREDICT).chain(
+            self.mix
+                .client_errors
+                .iter()
+                .flat_map(|c| c.paths.iter().map(String::as_str)),
+        )
+    }
+
     /// A valid row for the pre-flight probe (never drifted).
     pub fn probe_body(&self) -> &str {
         &self.before.single[0].text
@@ -201,7 +213,7 @@ impl Traffic {
         let body = &pool[fastrand::usize(0..pool.len())];
         Planned {
             method: Method::Post,
-            path: "/predict",
+            path: PREDICT,
             name,
             body: Some(&body.text),
             header: None,
@@ -244,7 +256,7 @@ impl Traffic {
         let body = &pools.single[fastrand::usize(0..pools.single.len())];
         Planned {
             method: Method::Post,
-            path: "/predict",
+            path: PREDICT,
             name: &fault.name,
             body: Some(&body.text),
             header: Some((&self.mix.server_errors.header, &fault.value)),
