@@ -140,7 +140,7 @@ pub(super) fn rows_of(
         }
         Ok(expected)
     };
-    let (n, columns): (usize, Vec<Vec<f64>>) = match inputs {
+    let (n, values) = match inputs {
         [] => return Err(invalid("the request has no inputs")),
         [matrix] if matrix.shape.len() == 2 => {
             let values = values_of(matrix, &mut binary)?;
@@ -153,11 +153,7 @@ pub(super) fn rows_of(
                     features.names().join(", ")
                 )));
             }
-            let n = matrix.shape[0] as usize;
-            let rows = (0..n_features)
-                .map(|f| (0..n).map(|r| values[r * n_features + f]).collect())
-                .collect();
-            (n, rows)
+            (matrix.shape[0] as usize, Values::RowMajor(values))
         }
         per_feature => {
             let mut columns: Vec<Option<Vec<f64>>> = vec![None; n_features];
@@ -196,7 +192,7 @@ pub(super) fn rows_of(
                     c.ok_or_else(|| invalid(format!("missing input {:?}", features.names()[i])))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            (n.unwrap_or(0), columns)
+            (n.unwrap_or(0), Values::Columns(columns))
         }
     };
     if n == 0 {
@@ -210,8 +206,20 @@ pub(super) fn rows_of(
     }
     let mut rows = Rows::with_capacity(n_features, n);
     for r in 0..n {
-        rows.push(columns.iter().map(|column| column[r]))
-            .map_err(|e| V2Error(e.into()))?;
+        match &values {
+            Values::RowMajor(values) => {
+                rows.push(values[r * n_features..(r + 1) * n_features].iter().copied())
+            }
+            Values::Columns(columns) => rows.push(columns.iter().map(|column| column[r])),
+        }
+        .map_err(|e| V2Error(e.into()))?;
     }
     Ok(rows)
+}
+
+/// The values of the request's tensors as they came: one `[N, F]` tensor row after
+/// row, or one `[N]` tensor per feature in the model's feature order.
+enum Values {
+    RowMajor(Vec<f64>),
+    Columns(Vec<Vec<f64>>),
 }
