@@ -16,7 +16,7 @@ use model_server::model::table::Table;
 use model_server::model::train::{train, train_table, Algorithm, TrainOptions};
 use model_server::model::{Task, TrainingInfo};
 use model_server::server::signals::Signals;
-use model_server::server::{rlimit, ModelSource, Server};
+use model_server::server::{memory, rlimit, ModelSource, Server};
 use model_server::stack::layout::write_private;
 use model_server::stack::{envsubst, StackArgs};
 use model_server::telemetry::Telemetry;
@@ -292,6 +292,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
+    if let Err(e) = memory::disable_transparent_huge_pages() {
+        tracing::warn!(error = %e, "cannot opt out of transparent huge pages: RSS may not come back down after a wave of connections");
     }
     let source = match &config.model {
         Some(path) => ModelSource::File {

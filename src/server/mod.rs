@@ -4,6 +4,7 @@
 //! - [`conn`]: one connection, with its timeouts and drain behaviour.
 //! - [`metrics`]: connection errors and open connections.
 //! - [`rlimit`]: the open-file limit and the default connection limit.
+//! - [`memory`]: memory handed back after a wave of connections.
 //!
 //! Shutdown, once the shutdown future completes (SIGTERM or Ctrl-C in `serve`):
 //! 1. `/readyz` answers 503 while everything is still served, for `shutdown_delay`,
@@ -14,6 +15,7 @@
 //! 3. after at most `shutdown_grace`, whatever is left is cut and `run` returns.
 
 pub mod conn;
+pub mod memory;
 pub mod metrics;
 pub mod rlimit;
 pub mod signals;
@@ -45,8 +47,6 @@ pub const DRAIN_LINGER: Duration = Duration::from_millis(500);
 /// this long at first, doubling up to [`ACCEPT_BACKOFF_MAX`].
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
-/// How often the server looks whether a wave of connections has passed.
-const TRIM_EVERY: Duration = Duration::from_secs(2);
 /// Repeated warnings (accept errors, the connection limit) are logged at most this often.
 const WARN_EVERY: Duration = Duration::from_secs(5);
 
@@ -203,8 +203,8 @@ impl Server {
         let mut accept_warning = Every::new(WARN_EVERY);
         let mut backoff = Duration::ZERO;
         let mut resume_at = Instant::now();
-        let mut trim = tokio::time::interval(TRIM_EVERY);
-        let mut trims_left = 0u8;
+        let mut trim = tokio::time::interval(memory::CHECK_EVERY);
+        let mut trimmer = memory::Trimmer::default();
         loop {
             let accept = async {
                 tokio::time::sleep_until(resume_at.into()).await;
@@ -257,7 +257,7 @@ impl Server {
                         }
                     }
                 },
-                _ = trim.tick() => release_memory_after_a_wave(&tracker, &mut trims_left),
+                _ = trim.tick() => trimmer.check(&tracker),
             }
         }
 
@@ -295,28 +295,6 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
-}
-
-/// After a wave of connections has come and gone (a slowloris attack, a load test),
-/// hand the freed memory back to the system: glibc keeps it otherwise, and RSS
-/// would stay at the wave's peak.
-/// Checked every [`TRIM_EVERY`]: once the connections have fallen to a quarter of a
-/// peak of at least 256, trim now and at the next check (what the last connections
-/// and their tasks held is freed a little later), and start a new peak.
-fn release_memory_after_a_wave(tracker: &Tracker, trims_left: &mut u8) {
-    let peak = tracker.peak();
-    if peak >= 256 && tracker.connections() <= peak / 4 {
-        tracker.reset_peak();
-        *trims_left = 2;
-    }
-    if *trims_left > 0 {
-        *trims_left -= 1;
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only returns free heap pages to the kernel.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-    }
 }
 
 /// Rate limit for a repeated warning: at most one per interval, counting the rest.
