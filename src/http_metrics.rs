@@ -23,9 +23,11 @@
 //! Cost: the request counter and the in-progress gauge are plain atomics per
 //! (method, route[, status]), reported to OpenTelemetry by observable-instrument
 //! callbacks when metrics are collected; only the duration histogram is recorded
-//! through the SDK per request. `Router::layer` wraps each route in its own
+//! through the SDK per request, into a histogram bound once to its (method, route,
+//! status) (the SDK's experimental bound instruments), so no attribute set is built,
+//! hashed or looked up per request. `Router::layer` wraps each route in its own
 //! service, which resolves its route's atomics on its first request and keeps
-//! them: a request takes no lock and hashes nothing before the one SDK measurement.
+//! them: a request takes no lock of ours and hashes nothing.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,7 +39,9 @@ use std::time::Instant;
 
 use axum::extract::MatchedPath;
 use axum::http::{Method, Request, Response};
-use opentelemetry::metrics::{Histogram, Meter, ObservableCounter, ObservableUpDownCounter};
+use opentelemetry::metrics::{
+    BoundHistogram, Histogram, Meter, ObservableCounter, ObservableUpDownCounter,
+};
 use opentelemetry::KeyValue;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -67,8 +71,11 @@ struct RouteStats {
     method: &'static str,
     route: Arc<str>,
     in_progress: AtomicI64,
+    /// Indexed by `status - 100`, as is `duration_by_status`.
     by_status: Box<[AtomicU64]>,
     duration: Histogram<f64>,
+    /// The duration histogram bound to (method, route, status), on a status's first request.
+    duration_by_status: Box<[OnceLock<BoundHistogram<f64>>]>,
 }
 
 impl RouteStats {
@@ -79,6 +86,32 @@ impl RouteStats {
             in_progress: AtomicI64::new(0),
             by_status: (0..STATUSES).map(|_| AtomicU64::new(0)).collect(),
             duration,
+            duration_by_status: (0..STATUSES).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn attributes(&self, status: u16) -> [KeyValue; 3] {
+        [
+            KeyValue::new("method", self.method),
+            KeyValue::new("route", self.route.clone()),
+            KeyValue::new("status", i64::from(status)),
+        ]
+    }
+
+    /// Records one finished request: its duration, then the counter.
+    fn finish(&self, status: u16, seconds: f64) {
+        match status.checked_sub(100).map(usize::from) {
+            Some(index) if index < STATUSES => {
+                self.duration_by_status[index]
+                    .get_or_init(|| self.duration.bind(&self.attributes(status)))
+                    .record(seconds);
+                self.by_status[index].fetch_add(1, Ordering::Relaxed);
+            }
+            // Outside 100..=599 (the http crate allows up to 999): counted as 599.
+            _ => {
+                self.duration.record(seconds, &self.attributes(status));
+                self.by_status[STATUSES - 1].fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -160,14 +193,7 @@ impl HttpMetrics {
                         for (i, count) in stats.by_status.iter().enumerate() {
                             let count = count.load(Ordering::Relaxed);
                             if count > 0 {
-                                observer.observe(
-                                    count,
-                                    &[
-                                        KeyValue::new("method", stats.method),
-                                        KeyValue::new("route", stats.route.clone()),
-                                        KeyValue::new("status", (i + 100) as i64),
-                                    ],
-                                );
+                                observer.observe(count, &stats.attributes(i as u16 + 100));
                             }
                         }
                     })
@@ -386,18 +412,10 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let elapsed = self.started.elapsed().as_secs_f64();
-        let stats = &self.stats;
-        let attrs = [
-            KeyValue::new("method", stats.method),
-            KeyValue::new("route", stats.route.clone()),
-            KeyValue::new("status", i64::from(self.status)),
-        ];
-        stats.duration.record(elapsed, &attrs);
         // Count before leaving the gauge, so a collection never sees the request
         // in neither place.
-        let index = usize::from(self.status.clamp(100, 599) - 100);
-        stats.by_status[index].fetch_add(1, Ordering::Relaxed);
-        stats.in_progress.fetch_sub(1, Ordering::Relaxed);
+        self.stats
+            .finish(self.status, self.started.elapsed().as_secs_f64());
+        self.stats.in_progress.fetch_sub(1, Ordering::Relaxed);
     }
 }
