@@ -79,7 +79,7 @@ pub struct ServeConfig {
     #[arg(long, env = "MODEL_SERVER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
 
-    /// Honour the `x-fault` request header on /predict (500, 503, panic, delay=<ms>,
+    /// Honour the `x-fault` request header on /predict (`500`, `503`, `panic`, `delay=<ms>`,
     /// optionally `;p=<probability>`). For load tests and drills only.
     #[arg(long, env = "MODEL_SERVER_ENABLE_FAULTS")]
     pub enable_faults: bool,

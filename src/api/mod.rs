@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::ApiError;
@@ -178,7 +179,7 @@ pub fn router(
         metrics_layer.exclude(PROBE_ROUTES)
     };
 
-    let app = Router::new()
+    Router::new()
         .route("/", get(root))
         .route("/predict", post(predict::handler))
         .route("/healthz", get(healthz))
@@ -188,12 +189,12 @@ pub fn router(
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
-        .layer(CatchPanicLayer::custom(panic_response));
-    if config.http_metrics {
-        app.layer(metrics_layer)
-    } else {
-        app
-    }
+        // One `Router::layer` for both: each call boxes every route's service again.
+        .layer(
+            ServiceBuilder::new()
+                .option_layer(config.http_metrics.then_some(metrics_layer))
+                .layer(CatchPanicLayer::custom(panic_response)),
+        )
 }
 
 async fn root(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
