@@ -109,7 +109,9 @@ async fn send_with_goose(
 async fn send(user: &mut GooseUser, req: Planned<'static>) -> TransactionResult {
     let answer = match route(user, req.path) {
         Route::Client(target, path) => client::send(user, target, path, &req).await?,
-        Route::Goose(url) => send_with_goose(user, &req, url).await?,
+        // Boxed: reqwest's future is large, and unboxed it would size (and copy) every
+        // transaction's future, though the usual path never takes it.
+        Route::Goose(url) => Box::pin(send_with_goose(user, &req, url)).await?,
     };
     count(&req, answer);
     Ok(())
