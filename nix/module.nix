@@ -141,7 +141,7 @@ in {
   options.services.model-server =
     instanceOptions
     // {
-      enable = mkEnableOption "model-server, an Iris classifier served over HTTP with Prometheus metrics";
+      enable = mkEnableOption "model-server, a classifier or regressor served over HTTP with Prometheus metrics";
 
       package = mkPackageOption pkgs "model-server" {};
 
@@ -195,7 +195,7 @@ in {
 
     systemd.services =
       lib.mapAttrs (unit: server: {
-        description = "model-server: Iris classifier over HTTP (${unit})";
+        description = "model-server: a model served over HTTP (${unit})";
         wantedBy = ["multi-user.target"];
         after = ["network.target"];
 

@@ -1,4 +1,5 @@
-//! model-server: an Iris classifier served over HTTP with first-class Prometheus metrics.
+//! model-server: a smartcore classifier or regressor served over HTTP with first-class
+//! Prometheus metrics. With no model file it serves an Iris classifier it trains at start-up.
 //!
 //! The crate is split by concern:
 //! - [`model`]: training, the versioned artifact format, and prediction.
