@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -118,6 +118,12 @@ impl Readiness {
 impl Default for Readiness {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl FromRef<Arc<AppState>> for BodyLimits {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        state.body_limits
     }
 }
 

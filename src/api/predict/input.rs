@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use crate::api::body::{JsonFloat, JsonRequest};
 use crate::api::error::ApiError;
 use crate::model::Rows;
 
@@ -18,7 +19,11 @@ pub struct PredictRequest {
     pub instances: Option<Vec<Row>>,
 }
 
-/// One row of features: values in the model's feature order, or by feature name.
+impl JsonRequest for PredictRequest {}
+
+/// One row of features: values in the model's feature order, or by feature name. Values
+/// are read as [`JsonFloat`]s: one too large for any float is infinite, and refused with its
+/// row and column by the finiteness check of [`Rows`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Row {
     Positional(Vec<f64>),
@@ -38,7 +43,7 @@ impl<'de> Deserialize<'de> for Row {
 
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Row, A::Error> {
                 let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(8));
-                while let Some(v) = seq.next_element::<f64>()? {
+                while let Some(JsonFloat(v)) = seq.next_element()? {
                     values.push(v);
                 }
                 Ok(Row::Positional(values))
@@ -46,8 +51,8 @@ impl<'de> Deserialize<'de> for Row {
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
                 let mut values = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(entry) = map.next_entry::<String, f64>()? {
-                    values.push(entry);
+                while let Some((name, JsonFloat(v))) = map.next_entry::<String, _>()? {
+                    values.push((name, v));
                 }
                 Ok(Row::Named(values))
             }
@@ -211,6 +216,24 @@ mod tests {
             validate(parsed, &iris(), 8).unwrap(),
             rows(&[[1.0, 2.0, 3.0, 4.0]; 2])
         );
+    }
+
+    #[test]
+    fn a_number_no_float_holds_is_refused_with_its_row_and_column() {
+        let parsed: PredictRequest = serde_json::from_str(
+            r#"{"instances": [[1, 2, 3, 4], {"a": 1, "b": 2, "c": -1e999, "d": 4}, [1, 1e999, 3, 4]]}"#,
+        )
+        .unwrap();
+        let err = validate(parsed, &iris(), 8).unwrap_err();
+        assert!(
+            matches!(err, ApiError::NonFiniteFeature { row: 1, column: 2 }),
+            "{err}"
+        );
+        let parsed: PredictRequest =
+            serde_json::from_str(r#"{"features": [1, 2, 3, 1e999]}"#).unwrap();
+        let err = validate(parsed, &iris(), 8).unwrap_err();
+        assert_eq!(err.code(), "non_finite_feature");
+        assert!(err.to_string().contains("feature 3 of row 0"), "{err}");
     }
 
     fn rows(values: &[[f32; 4]]) -> Rows {
