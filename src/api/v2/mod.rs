@@ -111,7 +111,7 @@ async fn live() -> Json<Value> {
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    let ready = state.readiness.is_ready();
+    let ready = state.drain.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -181,7 +181,7 @@ async fn model_metadata_version(
 }
 
 fn readiness(state: &AppState) -> Response {
-    let ready = state.readiness.is_ready();
+    let ready = state.drain.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {
