@@ -17,6 +17,7 @@
 //! the parse: read as a [`JsonFloat`] it is infinite, and the finiteness check of the
 //! values refuses it.
 
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -25,8 +26,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Unexpected, Visitor};
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::error::Category;
 use serde_json::value::RawValue;
 
 use super::error::ApiError;
@@ -150,12 +152,21 @@ fn check_media(media: Media, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// Parses JSON text, classifying the error as described in the module docs.
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| classify(e, bytes))
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        // Perhaps a number no float holds, which serde_json refuses as it refuses broken
+        // syntax: read again with every JsonFloat taken from its text. If that succeeds,
+        // it was such a number, now infinite; if not, the first error stands.
+        Err(error) if error.classify() == Category::Syntax => {
+            JsonFloat::from_text(|| serde_json::from_slice(bytes))
+                .map_err(|_| classify(error, bytes))
+        }
+        Err(error) => Err(classify(error, bytes)),
+    }
 }
 
 fn classify(error: serde_json::Error, bytes: &[u8]) -> ApiError {
-    use serde_json::error::Category;
     match error.classify() {
         Category::Syntax | Category::Eof | Category::Io => {
             ApiError::MalformedJson(error.to_string())
@@ -194,13 +205,23 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
     }
 }
 
-/// A JSON number as an `f64`, read from its text with Rust's float parser: a number too
-/// large for an `f64` (`1e999`, or 400 digits) is ±infinity, not a parse error, so the
-/// values' finiteness check refuses it as it refuses `1e39` (finite, but not as the
-/// model's `f32`), naming its row and column. serde_json itself refuses such a number
-/// with an error of the same category as broken syntax.
+/// A JSON number as an `f64`, where a number too large for an `f64` (`1e999`, or 400
+/// digits) is ±infinity rather than a parse error, so the values' finiteness check
+/// refuses it as it refuses `1e39` (finite, but not as the model's `f32`), naming its row
+/// and column. serde_json refuses such a number itself, with an error of the same
+/// category as broken syntax.
+///
+/// Read as serde_json reads an `f64`, except within [`JsonFloat::from_text`], where it is
+/// read from the number's text with Rust's float parser (which rounds out-of-range
+/// values to infinity). That costs a few hundred instructions per number, so only a
+/// body that failed to parse is read again that way.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct JsonFloat(pub f64);
+
+thread_local! {
+    /// Set while [`JsonFloat::from_text`] runs its parse on this thread.
+    static FROM_TEXT: Cell<bool> = const { Cell::new(false) };
+}
 
 impl JsonFloat {
     /// The value of a JSON value's text, if it is a number.
@@ -211,24 +232,32 @@ impl JsonFloat {
             _ => None,
         }
     }
+
+    /// Runs a (synchronous) parse with every `JsonFloat` read from its text.
+    fn from_text<T>(parse: impl FnOnce() -> T) -> T {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                FROM_TEXT.set(false);
+            }
+        }
+        FROM_TEXT.set(true);
+        let _reset = Reset;
+        parse()
+    }
 }
 
 impl<'de> Deserialize<'de> for JsonFloat {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !FROM_TEXT.get() {
+            return f64::deserialize(deserializer).map(JsonFloat);
+        }
+        // Only a body that already failed to parse gets here, and only if this parse
+        // succeeds is its result used: a failure's message is never shown.
         let raw = <&RawValue>::deserialize(deserializer)?;
-        let text = raw.get();
-        JsonFloat::parse(text).map(JsonFloat).ok_or_else(|| {
-            let string = serde_json::from_str::<String>(text).unwrap_or_default();
-            let unexpected = match text.as_bytes()[0] {
-                b'"' => Unexpected::Str(&string),
-                b'[' => Unexpected::Seq,
-                b'{' => Unexpected::Map,
-                b't' => Unexpected::Bool(true),
-                b'f' => Unexpected::Bool(false),
-                _ => Unexpected::Unit,
-            };
-            de::Error::invalid_type(unexpected, &"a number")
-        })
+        JsonFloat::parse(raw.get())
+            .map(JsonFloat)
+            .ok_or_else(|| de::Error::custom("not a number"))
     }
 }
 
@@ -282,20 +311,21 @@ mod tests {
             a(r#"{"a": [0, -0.5, 1e-400, 6.02e23, 5.1]}"#),
             [0.0, -0.5, 0.0, 6.02e23, 5.1]
         );
+        // Errors are the first parse's, as serde_json words them.
         let message = parse_json::<JsonObject<Shape>>(br#"{"a": [1, "x"]}"#)
             .unwrap_err()
             .to_string();
         assert!(
-            message.contains(r#"invalid type: string "x", expected a number"#),
+            message.contains(r#"invalid type: string "x", expected f64"#),
             "{message}"
         );
-        let message = parse_json::<JsonObject<Shape>>(br#"{"a": [null]}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("invalid type: null, expected a number"),
-            "{message}"
-        );
+        let error = parse_json::<JsonObject<Shape>>(br#"{"a": [1e999, }"#).unwrap_err();
+        assert_eq!(error.code(), "malformed_json");
+        assert!(error.to_string().contains("number out of range"), "{error}");
+        // A number no float holds where no JsonFloat is read stays a JSON error.
+        assert_eq!(code(br#"{"a": 1e999}"#), "malformed_json");
+        // The mode ends with the parse.
+        assert!(!FROM_TEXT.get());
     }
 
     #[test]

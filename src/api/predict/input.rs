@@ -163,6 +163,7 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::body::parse_json;
 
     fn req(features: Option<Vec<f64>>, instances: Option<Vec<Vec<f64>>>) -> PredictRequest {
         PredictRequest {
@@ -220,17 +221,16 @@ mod tests {
 
     #[test]
     fn a_number_no_float_holds_is_refused_with_its_row_and_column() {
-        let parsed: PredictRequest = serde_json::from_str(
-            r#"{"instances": [[1, 2, 3, 4], {"a": 1, "b": 2, "c": -1e999, "d": 4}, [1, 1e999, 3, 4]]}"#,
-        )
-        .unwrap();
+        let body = r#"{"instances": [[1, 2, 3, 4], {"a": 1, "b": 2, "c": -1e999, "d": 4}, [1, 1e999, 3, 4]]}"#;
+        // serde_json alone refuses the body; the body's parse reads it.
+        assert!(serde_json::from_str::<PredictRequest>(body).is_err());
+        let parsed: PredictRequest = parse_json(body.as_bytes()).unwrap();
         let err = validate(parsed, &iris(), 8).unwrap_err();
         assert!(
             matches!(err, ApiError::NonFiniteFeature { row: 1, column: 2 }),
             "{err}"
         );
-        let parsed: PredictRequest =
-            serde_json::from_str(r#"{"features": [1, 2, 3, 1e999]}"#).unwrap();
+        let parsed: PredictRequest = parse_json(br#"{"features": [1, 2, 3, 1e999]}"#).unwrap();
         let err = validate(parsed, &iris(), 8).unwrap_err();
         assert_eq!(err.code(), "non_finite_feature");
         assert!(err.to_string().contains("feature 3 of row 0"), "{err}");
