@@ -236,3 +236,32 @@ enum Values {
     RowMajor(Vec<f64>),
     Columns(Vec<Vec<f64>>),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(inputs: &str) -> Result<Rows, V2Error> {
+        let inputs: Vec<InputTensor> = crate::api::body::parse_json(inputs.as_bytes()).unwrap();
+        let features = predict::Features::new(&["a", "b"].map(String::from));
+        rows_of(&inputs, &[], &features, 8)
+    }
+
+    #[test]
+    fn data_is_read_flat_or_nested_and_numbers_no_float_holds_are_refused_by_position() {
+        let flat =
+            r#"[{"name": "input", "shape": [2, 2], "datatype": "FP64", "data": [1, 2, 3, 4]}]"#;
+        let nested =
+            r#"[{"name": "input", "shape": [2, 2], "datatype": "FP64", "data": [[1, 2], [3, 4]]}]"#;
+        assert_eq!(rows(flat).unwrap(), rows(nested).unwrap());
+        let huge = r#"[{"name": "input", "shape": [2, 2], "datatype": "FP64", "data": [[1, 2], [3, -1e999]]}]"#;
+        let err = rows(huge).unwrap_err().0;
+        assert!(
+            matches!(err, ApiError::NonFiniteFeature { row: 1, column: 1 }),
+            "{err}"
+        );
+        let text = r#"[{"name": "input", "shape": [1, 2], "datatype": "FP64", "data": [1, "x"]}]"#;
+        let err = rows(text).unwrap_err().0;
+        assert!(err.to_string().contains(r#"found "x""#), "{err}");
+    }
+}
