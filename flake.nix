@@ -1,5 +1,5 @@
 {
-  description = "model-server: an Iris classifier over HTTP with Prometheus metrics, its monitoring stack and load generator";
+  description = "model-server: a classifier or regressor over HTTP with Prometheus metrics, its monitoring stack and load generator";
 
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
 

@@ -22,7 +22,8 @@ use axum::http::{header, Method, Request};
 use axum::routing::get;
 use axum::Router;
 use criterion::{criterion_group, BenchmarkId, Criterion};
-use model_server::api::{self, ApiConfig, Readiness};
+use model_server::api::{self, ApiConfig};
+use model_server::drain::Drain;
 use model_server::http_metrics::HttpMetricsLayer;
 use model_server::inference::InferencePool;
 use model_server::model::train::{train, TrainOptions};
@@ -101,7 +102,7 @@ fn predict_route(c: &mut Criterion) {
         let app = api::router(
             model.clone(),
             Telemetry::new().unwrap(),
-            Readiness::new(),
+            Drain::new(),
             InferencePool::new(1).unwrap(),
             &api_config(on),
         );

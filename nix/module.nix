@@ -12,6 +12,10 @@
   cfg = config.services.model-server;
   inherit (lib) mkEnableOption mkIf mkOption mkPackageOption types;
 
+  # After the shutdown delay and grace the server has exited; systemd's SIGKILL
+  # (TimeoutStopSec=) comes this many seconds later still.
+  stopMargin = 10;
+
   # The options of one server: at the top level for model-server.service and in
   # each services.model-server.instances.<name>.
   instanceOptions = {
@@ -107,6 +111,28 @@
       '';
     };
 
+    shutdownDelay = mkOption {
+      type = types.ints.unsigned;
+      default = 0;
+      example = 5;
+      description = ''
+        Seconds the server keeps serving after SIGTERM with `/readyz` answering
+        503 (`--shutdown-delay`), so that a load balancer in front stops sending
+        it requests before the listener closes.
+      '';
+    };
+
+    shutdownGrace = mkOption {
+      type = types.ints.unsigned;
+      default = 30;
+      description = ''
+        Seconds the requests in flight may take to finish once the listener has
+        closed (`--shutdown-grace`); what is left then is cut. The unit's
+        `TimeoutStopSec=` is derived from this and
+        {option}`shutdownDelay`: their sum plus ${toString stopMargin} seconds.
+      '';
+    };
+
     extraArgs = mkOption {
       type = types.listOf types.str;
       default = [];
@@ -116,7 +142,11 @@
         "--request-timeout"
         "5s"
       ];
-      description = "Extra arguments passed to `model-server serve`.";
+      description = ''
+        Extra arguments passed to `model-server serve`. The shutdown timing has
+        its own options ({option}`shutdownDelay`, {option}`shutdownGrace`), as
+        the unit's stop timeout is derived from them.
+      '';
     };
   };
 
@@ -141,7 +171,7 @@ in {
   options.services.model-server =
     instanceOptions
     // {
-      enable = mkEnableOption "model-server, an Iris classifier served over HTTP with Prometheus metrics";
+      enable = mkEnableOption "model-server, a classifier or regressor served over HTTP with Prometheus metrics";
 
       package = mkPackageOption pkgs "model-server" {};
 
@@ -180,6 +210,11 @@ in {
         message = "${unit}: port ${toString server.port} is below 1024, and the unit has no capabilities (CAP_NET_BIND_SERVICE).";
       })
       servers
+      ++ lib.mapAttrsToList (unit: server: {
+        assertion = !lib.any (arg: lib.hasPrefix "--shutdown-" arg) server.extraArgs;
+        message = "${unit}: set shutdownDelay and shutdownGrace rather than --shutdown-* in extraArgs: the unit's TimeoutStopSec is derived from them.";
+      })
+      servers
       ++ [
         {
           assertion = lib.allUnique (lib.mapAttrsToList (_: server: server.port) servers);
@@ -195,7 +230,7 @@ in {
 
     systemd.services =
       lib.mapAttrs (unit: server: {
-        description = "model-server: Iris classifier over HTTP (${unit})";
+        description = "model-server: a model served over HTTP (${unit})";
         wantedBy = ["multi-user.target"];
         after = ["network.target"];
 
@@ -210,6 +245,10 @@ in {
               server.logLevel
               "--log-format"
               server.logFormat
+              "--shutdown-delay"
+              "${toString server.shutdownDelay}s"
+              "--shutdown-grace"
+              "${toString server.shutdownGrace}s"
             ]
             ++ lib.optionals (server.modelPath != null) [
               "--model"
@@ -224,9 +263,10 @@ in {
           # Every connection is a descriptor; the server sizes its limits by it.
           LimitNOFILE = server.openFilesLimit;
 
-          # SIGTERM: readyz turns 503, in-flight requests drain, exit 0.
+          # SIGTERM: readyz turns 503 for the delay, in-flight requests drain
+          # within the grace, exit 0; SIGKILL only if that overruns.
           KillSignal = "SIGTERM";
-          TimeoutStopSec = "45s";
+          TimeoutStopSec = "${toString (server.shutdownDelay + server.shutdownGrace + stopMargin)}s";
           Restart = "on-failure";
           RestartSec = "2s";
 

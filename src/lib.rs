@@ -1,4 +1,5 @@
-//! model-server: an Iris classifier served over HTTP with first-class Prometheus metrics.
+//! model-server: a smartcore classifier or regressor served over HTTP with first-class
+//! Prometheus metrics. With no model file it serves an Iris classifier it trains at start-up.
 //!
 //! The crate is split by concern:
 //! - [`model`]: training, the versioned artifact format, and prediction.
@@ -8,11 +9,14 @@
 //! - [`telemetry`]: the OpenTelemetry meter provider wired to a Prometheus registry.
 //! - [`config`]: command-line and environment configuration of `serve`.
 //! - [`server`]: model loading, binding and graceful shutdown.
+//! - [`drain`]: where the server is in its shutdown, shared by the server, the readiness
+//!   probes and the connections.
 //! - [`stack`]: `model-server stack`, the whole monitoring loop as child processes.
 //! - [`raw_http`]: a hand-written HTTP/1.1 client over a TCP stream, for probes and tests.
 
 pub mod api;
 pub mod config;
+pub mod drain;
 pub mod http_metrics;
 pub mod inference;
 pub mod model;

@@ -404,7 +404,7 @@ fn assert_refused(body: &Value, schema: bool, hit: &dyn std::fmt::Debug) {
         Ok(_) => panic!("{hit:?}: a forged artifact loaded"),
         Err(err) => {
             let named = if schema {
-                matches!(err, ArtifactError::ClassifierSchema { .. })
+                matches!(err, ArtifactError::FittedModelSchema { .. })
             } else {
                 matches!(err, ArtifactError::Structure { .. })
             };
@@ -594,7 +594,7 @@ proptest! {
             apply_edit(&mut classifier, e);
         }
         let json = classifier.to_string();
-        if validate::check(&json, N_FEATURES, N_NAMES).is_ok() {
+        if validate::check_classifier(&json, N_FEATURES, N_NAMES).is_ok() {
             let classifier: Classifier = serde_json::from_str(&json).unwrap();
             let names = |n: usize, stem: &str| (0..n).map(|i| format!("{stem}{i}")).collect();
             let model = Model::new(
@@ -650,7 +650,7 @@ fn structure_preserving_edits_pass_the_check() {
             node["split_value"] = json!(i as f64 - 3.5);
         }
     }
-    validate::check(&classifier.to_string(), N_FEATURES, N_NAMES).unwrap();
+    validate::check_classifier(&classifier.to_string(), N_FEATURES, N_NAMES).unwrap();
     // And a check that is too strict for the real feature count would say so.
-    assert!(validate::check(&classifier.to_string(), 2, N_NAMES).is_err());
+    assert!(validate::check_classifier(&classifier.to_string(), 2, N_NAMES).is_err());
 }

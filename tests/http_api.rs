@@ -202,10 +202,10 @@ async fn probes_root_and_metrics() {
 #[tokio::test]
 async fn readyz_fails_while_draining() {
     let telemetry = model_server::telemetry::Telemetry::new().unwrap();
-    let readiness = model_server::api::Readiness::new();
-    let app = model_server::api::router(model(), telemetry, readiness.clone(), pool(), &config());
+    let drain = model_server::drain::Drain::new();
+    let app = model_server::api::router(model(), telemetry, drain.clone(), pool(), &config());
     assert_eq!(send(&app, get("/readyz")).await.status, StatusCode::OK);
-    readiness.start_draining();
+    drain.enter(model_server::drain::Phase::Draining);
     let reply = send(&app, get("/readyz")).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.error_code(), "not_ready");
@@ -299,7 +299,7 @@ async fn small_predictions_run_inline_and_large_ones_on_the_inference_threads() 
     let app = model_server::api::router(
         model(),
         model_server::telemetry::Telemetry::new().unwrap(),
-        model_server::api::Readiness::new(),
+        model_server::drain::Drain::new(),
         pool,
         &cfg,
     );

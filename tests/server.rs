@@ -70,7 +70,7 @@ async fn wait_for_in_progress_zero(addr: SocketAddr) -> Scrape {
 /// A server running in this process until `stop` is sent.
 struct Running {
     addr: SocketAddr,
-    readiness: model_server::api::Readiness,
+    drain: model_server::drain::Drain,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -82,7 +82,7 @@ async fn start(config: &ServeConfig) -> Running {
     let (stop, stopped) = oneshot::channel::<()>();
     Running {
         addr: server.local_addr().unwrap(),
-        readiness: server.readiness(),
+        drain: server.drain(),
         stop,
         task: tokio::spawn(server.run(async {
             let _ = stopped.await;
@@ -129,7 +129,7 @@ async fn client_disconnect_mid_request_is_counted_as_499_and_leaves_no_request_i
 async fn graceful_shutdown_drains_an_in_flight_request() {
     let Running {
         addr,
-        readiness,
+        drain,
         stop,
         task,
     } = start(&serve_config()).await;
@@ -143,7 +143,8 @@ async fn graceful_shutdown_drains_an_in_flight_request() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"class\":\"setosa\""), "{response}");
     task.await.unwrap();
-    assert!(!readiness.is_ready());
+    assert!(!drain.is_ready());
+    assert_eq!(drain.phase(), model_server::drain::Phase::Closed);
     assert!(
         signalled.elapsed() < Duration::from_secs(4),
         "drain took too long"

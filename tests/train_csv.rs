@@ -10,7 +10,8 @@ use std::sync::{Arc, OnceLock};
 use axum::http::StatusCode;
 use axum::Router;
 use common::*;
-use model_server::api::{self, Readiness};
+use model_server::api;
+use model_server::drain::Drain;
 use model_server::model::artifact::{checksum_of, Artifact, ArtifactError, FORMAT, FORMAT_VERSION};
 use model_server::model::table::Table;
 use model_server::model::train::{train_table, Algorithm, TrainError, TrainOptions};
@@ -61,7 +62,7 @@ fn serve(artifact: &Artifact) -> (Router, Telemetry) {
     let router = api::router(
         Arc::new(model),
         telemetry.clone(),
-        Readiness::new(),
+        Drain::new(),
         pool(),
         &config(),
     );

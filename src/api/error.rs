@@ -47,8 +47,6 @@ pub enum ApiError {
     DuplicateFeature { row: usize, name: String },
     #[error("feature {column} of row {row} is not a finite 32-bit number")]
     NonFiniteFeature { row: usize, column: usize },
-    #[error("a feature is not a finite 32-bit number: {0}")]
-    NumberOutOfRange(String),
     #[error("\"instances\" is empty: send at least one row")]
     EmptyBatch,
     #[error("\"instances\" has {got} rows, at most {max} are accepted per request")]
@@ -96,7 +94,6 @@ impl ApiError {
             | ApiError::MissingFeature { .. }
             | ApiError::DuplicateFeature { .. }
             | ApiError::NonFiniteFeature { .. }
-            | ApiError::NumberOutOfRange(_)
             | ApiError::EmptyBatch
             | ApiError::BatchTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -121,9 +118,7 @@ impl ApiError {
             ApiError::UnknownFeature { .. } => "unknown_feature",
             ApiError::MissingFeature { .. } => "missing_feature",
             ApiError::DuplicateFeature { .. } => "duplicate_feature",
-            ApiError::NonFiniteFeature { .. } | ApiError::NumberOutOfRange(_) => {
-                "non_finite_feature"
-            }
+            ApiError::NonFiniteFeature { .. } => "non_finite_feature",
             ApiError::EmptyBatch => "empty_batch",
             ApiError::BatchTooLarge { .. } => "batch_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",

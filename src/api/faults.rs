@@ -6,11 +6,15 @@
 //! `500`, `503`, `panic` or `delay=<milliseconds>`.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 
 use super::error::ApiError;
+use super::AppState;
 
 /// The request header read by the injector.
 pub const HEADER: &str = "x-fault";
@@ -86,7 +90,7 @@ impl FaultSpec {
 
 /// The fault a request asks for, if any: `Ok(None)` without the header or when its
 /// probability did not fire; an error for a malformed header.
-pub fn requested(headers: &HeaderMap) -> Result<Option<Fault>, ApiError> {
+fn requested(headers: &HeaderMap) -> Result<Option<Fault>, ApiError> {
     let Some(value) = headers.get(HEADER) else {
         return Ok(None);
     };
@@ -96,6 +100,30 @@ pub fn requested(headers: &HeaderMap) -> Result<Option<Fault>, ApiError> {
         .and_then(FaultSpec::from_str)
         .map_err(ApiError::InvalidFaultHeader)?;
     Ok(spec.fires().then_some(spec.fault))
+}
+
+/// The fault a request asks for, extracted from its head, before its body is read:
+/// `None` unless the server runs with `--enable-faults`. A status or a panic fault fails
+/// the request here; a delay is left for the handler to run once admitted.
+#[derive(Debug, Clone, Copy)]
+pub struct Requested(pub Option<Fault>);
+
+impl FromRequestParts<Arc<AppState>> for Requested {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        if !state.enable_faults {
+            return Ok(Requested(None));
+        }
+        let fault = requested(&parts.headers)?;
+        if let Some(fault) = fault {
+            fault.fail_early()?;
+        }
+        Ok(Requested(fault))
+    }
 }
 
 impl Fault {

@@ -17,11 +17,10 @@ pub mod predict;
 pub mod v2;
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{header, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +31,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::ApiError;
 
+use crate::drain::Drain;
 use crate::http_metrics::HttpMetricsLayer;
 use crate::inference::InferencePool;
 use crate::model::Model;
@@ -96,28 +96,9 @@ impl Default for ApiConfig {
     }
 }
 
-/// Readiness, flipped off when the server starts draining.
-#[derive(Debug, Clone)]
-pub struct Readiness(Arc<AtomicBool>);
-
-impl Readiness {
-    pub fn new() -> Self {
-        Readiness(Arc::new(AtomicBool::new(true)))
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-
-    /// Marks the server as draining: `/readyz` answers 503 from now on.
-    pub fn start_draining(&self) {
-        self.0.store(false, Ordering::Release);
-    }
-}
-
-impl Default for Readiness {
-    fn default() -> Self {
-        Self::new()
+impl FromRef<Arc<AppState>> for BodyLimits {
+    fn from_ref(state: &Arc<AppState>) -> Self {
+        state.body_limits
     }
 }
 
@@ -129,7 +110,8 @@ pub struct AppState {
     features: predict::Features,
     input_monitor: Option<drift::InputMonitor>,
     telemetry: Telemetry,
-    readiness: Readiness,
+    /// `/readyz` and `/v2/health/ready` answer ready only while it is serving.
+    drain: Drain,
     inference: InferencePool,
     admission: Admission,
     body_limits: BodyLimits,
@@ -143,7 +125,7 @@ pub struct AppState {
 pub fn router(
     model: Arc<Model>,
     telemetry: Telemetry,
-    readiness: Readiness,
+    drain: Drain,
     inference: InferencePool,
     config: &ApiConfig,
 ) -> Router {
@@ -159,7 +141,7 @@ pub fn router(
             }),
         model,
         telemetry,
-        readiness,
+        drain,
         inference,
         admission: Admission::new(config.max_in_flight),
         body_limits: BodyLimits {
@@ -231,7 +213,7 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
-    if state.readiness.is_ready() {
+    if state.drain.is_ready() {
         Ok(Json(json!({"status": "ready"})))
     } else {
         Err(ApiError::NotReady("shutting down"))

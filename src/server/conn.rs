@@ -15,7 +15,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -26,10 +26,11 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 use tower::Service;
 
 use super::metrics::{ConnError, ConnMetrics};
+use crate::drain::{self, Drain};
 
 /// The timeouts of a connection.
 #[derive(Debug, Clone, Copy)]
@@ -40,16 +41,27 @@ pub struct ConnSettings {
     pub linger: Duration,
 }
 
-/// What every connection of a server shares.
-#[derive(Debug, Default)]
+/// What every connection of a server shares: the counts, and the server's [`Drain`].
+/// From [`drain::Phase::Closed`] on, every response asks its client to close, and an idle
+/// connection closes after its linger.
+#[derive(Debug)]
 pub struct Tracker {
     requests: AtomicUsize,
     connections: AtomicUsize,
     peak_connections: AtomicUsize,
-    draining: AtomicBool,
+    drain: Drain,
 }
 
 impl Tracker {
+    pub fn new(drain: Drain) -> Self {
+        Tracker {
+            requests: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+            peak_connections: AtomicUsize::new(0),
+            drain,
+        }
+    }
+
     /// Requests being handled now, over all connections.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::Acquire)
@@ -58,11 +70,6 @@ impl Tracker {
     /// Connections open now.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Acquire)
-    }
-
-    /// From now on every response asks its client to close the connection.
-    pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::Release);
     }
 
     /// The highest connection count since the last [`Tracker::reset_peak`].
@@ -273,11 +280,10 @@ pub struct ConnContext {
     pub settings: ConnSettings,
     pub tracker: Arc<Tracker>,
     pub metrics: Arc<ConnMetrics>,
-    pub drain: watch::Receiver<bool>,
 }
 
 /// Where a connection is in the shutdown sequence.
-enum Phase {
+enum ConnPhase {
     Serving,
     /// Draining: waiting until this instant for an idle connection's last request.
     Lingering(Instant),
@@ -293,7 +299,6 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
         settings,
         tracker,
         metrics,
-        mut drain,
     } = ctx;
     let _open = Open::new(tracker.clone());
     let _ = stream.set_nodelay(true);
@@ -311,7 +316,7 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
             let response = app.clone().call(request);
             async move {
                 let Ok(mut response) = response.await;
-                if in_request.tracker.draining.load(Ordering::Acquire) {
+                if in_request.tracker.drain.phase() == drain::Phase::Closed {
                     response
                         .headers_mut()
                         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -328,10 +333,13 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
         .serve_connection(io, service);
     tokio::pin!(connection);
 
-    let mut phase = if *drain.borrow_and_update() {
-        Phase::Lingering(Instant::now() + settings.linger)
+    let drain = &tracker.drain;
+    let closed = drain.reached(drain::Phase::Closed);
+    tokio::pin!(closed);
+    let mut phase = if drain.phase() == drain::Phase::Closed {
+        ConnPhase::Lingering(Instant::now() + settings.linger)
     } else {
-        Phase::Serving
+        ConnPhase::Serving
     };
     // The timer is not re-armed when a request starts or ends (that would cost a
     // wake-up per request): it looks at the connection at least this often, so a
@@ -341,14 +349,14 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
         .max(Duration::from_millis(10));
     loop {
         let wake = match phase {
-            Phase::Serving => {
+            ConnPhase::Serving => {
                 let next_look = Instant::now() + recheck;
                 state
                     .deadline(&settings)
                     .map_or(next_look, |(at, _)| at.min(next_look))
             }
-            Phase::Lingering(until) => until,
-            Phase::Closing => Instant::now() + Duration::from_secs(3600),
+            ConnPhase::Lingering(until) => until,
+            ConnPhase::Closing => Instant::now() + Duration::from_secs(3600),
         };
         tokio::select! {
             result = connection.as_mut() => {
@@ -360,13 +368,11 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
                 }
                 return;
             }
-            changed = drain.changed(), if matches!(phase, Phase::Serving) => {
-                if changed.is_err() || *drain.borrow() {
-                    phase = Phase::Lingering(Instant::now() + settings.linger);
-                }
+            () = &mut closed, if matches!(phase, ConnPhase::Serving) => {
+                phase = ConnPhase::Lingering(Instant::now() + settings.linger);
             }
             () = tokio::time::sleep_until(wake.into()) => match phase {
-                Phase::Serving => match state.deadline(&settings) {
+                ConnPhase::Serving => match state.deadline(&settings) {
                     Some((at, expiry)) if at <= Instant::now() => {
                         if expiry == Expiry::HeaderRead {
                             metrics.record(ConnError::HeaderTimeout);
@@ -375,14 +381,14 @@ pub async fn serve(stream: TcpStream, ctx: ConnContext, _permit: OwnedSemaphoreP
                     }
                     _ => {}
                 },
-                Phase::Lingering(_) => {
+                ConnPhase::Lingering(_) => {
                     if state.is_idle() {
                         return;
                     }
                     connection.as_mut().graceful_shutdown();
-                    phase = Phase::Closing;
+                    phase = ConnPhase::Closing;
                 }
-                Phase::Closing => {}
+                ConnPhase::Closing => {}
             },
         }
     }

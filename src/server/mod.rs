@@ -6,12 +6,13 @@
 //! - [`rlimit`]: the open-file limit and the default connection limit.
 //! - [`memory`]: memory handed back after a wave of connections.
 //!
-//! Shutdown, once the shutdown future completes (SIGTERM or Ctrl-C in `serve`):
-//! 1. `/readyz` answers 503 while everything is still served, for `shutdown_delay`,
-//!    so a load balancer stops routing here first;
-//! 2. the listener closes; every response from then on carries `connection: close`;
-//!    idle connections get a short linger for a request already on the wire, then
-//!    close; requests in flight finish;
+//! Shutdown, once the shutdown future completes (SIGTERM or Ctrl-C in `serve`), walks
+//! the phases of the server's [`Drain`]:
+//! 1. [`Phase::Draining`] for `shutdown_delay`: `/readyz` answers 503 while everything
+//!    is still served, so a load balancer stops routing here first;
+//! 2. [`Phase::Closed`]: the listener closes; every response from then on carries
+//!    `connection: close`; idle connections get a short linger for a request already
+//!    on the wire, then close; requests in flight finish;
 //! 3. after at most `shutdown_grace`, whatever is left is cut and `run` returns.
 
 pub mod conn;
@@ -28,11 +29,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::api::{self, ApiConfig, Readiness};
+use crate::api::{self, ApiConfig};
 use crate::config::ServeConfig;
+use crate::drain::{Drain, Phase};
 use crate::inference::InferencePool;
 use crate::model::artifact::{Artifact, ArtifactError};
 use crate::model::train::{self, TrainError, TrainOptions};
@@ -91,7 +93,7 @@ impl ModelSource {
 pub struct Server {
     listener: TcpListener,
     app: axum::Router,
-    readiness: Readiness,
+    drain: Drain,
     telemetry: Telemetry,
     settings: ConnSettings,
     max_connections: usize,
@@ -119,19 +121,19 @@ impl Server {
                 },
                 reason,
             })?;
-        let readiness = Readiness::new();
+        let drain = Drain::new();
         let inference = InferencePool::per_core().map_err(ServerError::Threads)?;
         let app = api::router(
             model,
             telemetry.clone(),
-            readiness.clone(),
+            drain.clone(),
             inference,
             &ApiConfig::from(config),
         );
         Ok(Server {
             listener,
             app,
-            readiness,
+            drain,
             telemetry,
             settings: ConnSettings {
                 header_read_timeout: config.header_read_timeout,
@@ -151,8 +153,9 @@ impl Server {
         self.listener.local_addr()
     }
 
-    pub fn readiness(&self) -> Readiness {
-        self.readiness.clone()
+    /// The server's shutdown phase, as its readiness probes and connections see it.
+    pub fn drain(&self) -> Drain {
+        self.drain.clone()
     }
 
     /// The most connections served at once.
@@ -165,30 +168,29 @@ impl Server {
         let Server {
             listener,
             app,
-            readiness,
+            drain,
             telemetry,
             settings,
             max_connections,
             shutdown_delay,
             shutdown_grace,
         } = self;
-        let tracker = Arc::new(Tracker::default());
+        let tracker = Arc::new(Tracker::new(drain.clone()));
         let metrics = Arc::new(ConnMetrics::new(
             &telemetry.meter("model-server"),
             tracker.clone(),
         ));
-        let (drain_tx, drain_rx) = watch::channel(false);
         let context = ConnContext {
             app,
             settings,
             tracker: tracker.clone(),
             metrics: metrics.clone(),
-            drain: drain_rx,
         };
 
+        let draining = drain.clone();
         let stop = async move {
             shutdown.await;
-            readiness.start_draining();
+            draining.enter(Phase::Draining);
             tracing::info!(
                 delay = %humantime::format_duration(shutdown_delay),
                 "shutdown requested: /readyz now answers 503; still serving until the delay ends"
@@ -262,8 +264,7 @@ impl Server {
         }
 
         drop(listener);
-        tracker.start_draining();
-        let _ = drain_tx.send(true);
+        drain.enter(Phase::Closed);
         tracing::info!(
             requests_in_flight = tracker.requests(),
             connections = connections.len(),

@@ -10,7 +10,8 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use model_server::api::{self, ApiConfig, Readiness};
+use model_server::api::{self, ApiConfig};
+use model_server::drain::Drain;
 use model_server::inference::InferencePool;
 use model_server::model::train::{train, TrainOptions};
 use model_server::model::Model;
@@ -38,13 +39,7 @@ pub fn config() -> ApiConfig {
 /// A fresh app with its own metrics registry.
 pub fn app(config: ApiConfig) -> (Router, Telemetry) {
     let telemetry = Telemetry::new().unwrap();
-    let router = api::router(
-        model(),
-        telemetry.clone(),
-        Readiness::new(),
-        pool(),
-        &config,
-    );
+    let router = api::router(model(), telemetry.clone(), Drain::new(), pool(), &config);
     (router, telemetry)
 }
 

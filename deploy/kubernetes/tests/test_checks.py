@@ -150,3 +150,18 @@ def test_dashboard_configmap_reads_node_exporter_job():
     jobs = set(re.findall(r'job!?="[^"]*"', "\n".join(_strings(dashboard))))
     assert {'job="node-exporter"', 'job!="node-exporter"', 'job="$job"'} <= jobs
     assert not jobs & {'job="node"', 'job!="node"'}
+
+
+def test_termination_grace_is_derived_from_the_deployments_shutdown_timing(rendered, tmp_path, monkeypatch):
+    gen = _load_script("generate")
+    pod = obj(rendered, "Deployment")["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    budget = validate.seconds(env["MODEL_SERVER_SHUTDOWN_DELAY"]) + validate.seconds(env["MODEL_SERVER_SHUTDOWN_GRACE"])
+    assert pod["terminationGracePeriodSeconds"] == budget + gen.KILL_MARGIN_SECONDS
+    with open(gen.DEPLOYMENT, encoding="utf-8") as f:
+        text = f.read()
+    longer = tmp_path / "deployment.yaml"
+    longer.write_text(text.replace("value: 30s", "value: 1m30s"))
+    monkeypatch.setattr(gen, "DEPLOYMENT", str(longer))
+    patch = yaml.safe_load(gen.termination_grace())
+    assert patch["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == budget + 60 + gen.KILL_MARGIN_SECONDS

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use crate::api::body::{JsonFloat, JsonRequest};
 use crate::api::error::ApiError;
 use crate::model::Rows;
 
@@ -18,7 +19,11 @@ pub struct PredictRequest {
     pub instances: Option<Vec<Row>>,
 }
 
-/// One row of features: values in the model's feature order, or by feature name.
+impl JsonRequest for PredictRequest {}
+
+/// One row of features: values in the model's feature order, or by feature name. Values
+/// are read as [`JsonFloat`]s: one too large for any float is infinite, and refused with its
+/// row and column by the finiteness check of [`Rows`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Row {
     Positional(Vec<f64>),
@@ -38,7 +43,7 @@ impl<'de> Deserialize<'de> for Row {
 
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Row, A::Error> {
                 let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(8));
-                while let Some(v) = seq.next_element::<f64>()? {
+                while let Some(JsonFloat(v)) = seq.next_element()? {
                     values.push(v);
                 }
                 Ok(Row::Positional(values))
@@ -46,8 +51,8 @@ impl<'de> Deserialize<'de> for Row {
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
                 let mut values = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(entry) = map.next_entry::<String, f64>()? {
-                    values.push(entry);
+                while let Some((name, JsonFloat(v))) = map.next_entry::<String, _>()? {
+                    values.push((name, v));
                 }
                 Ok(Row::Named(values))
             }
@@ -158,6 +163,7 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::body::parse_json;
 
     fn req(features: Option<Vec<f64>>, instances: Option<Vec<Vec<f64>>>) -> PredictRequest {
         PredictRequest {
@@ -211,6 +217,23 @@ mod tests {
             validate(parsed, &iris(), 8).unwrap(),
             rows(&[[1.0, 2.0, 3.0, 4.0]; 2])
         );
+    }
+
+    #[test]
+    fn a_number_no_float_holds_is_refused_with_its_row_and_column() {
+        let body = r#"{"instances": [[1, 2, 3, 4], {"a": 1, "b": 2, "c": -1e999, "d": 4}, [1, 1e999, 3, 4]]}"#;
+        // serde_json alone refuses the body; the body's parse reads it.
+        assert!(serde_json::from_str::<PredictRequest>(body).is_err());
+        let parsed: PredictRequest = parse_json(body.as_bytes()).unwrap();
+        let err = validate(parsed, &iris(), 8).unwrap_err();
+        assert!(
+            matches!(err, ApiError::NonFiniteFeature { row: 1, column: 2 }),
+            "{err}"
+        );
+        let parsed: PredictRequest = parse_json(br#"{"features": [1, 2, 3, 1e999]}"#).unwrap();
+        let err = validate(parsed, &iris(), 8).unwrap_err();
+        assert_eq!(err.code(), "non_finite_feature");
+        assert!(err.to_string().contains("feature 3 of row 0"), "{err}");
     }
 
     fn rows(values: &[[f32; 4]]) -> Rows {

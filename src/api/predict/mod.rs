@@ -6,15 +6,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use super::body::JsonBody;
 use super::error::ApiError;
-use super::{body, faults, limits, AppState};
+use super::{faults, limits, AppState};
 use crate::model::{Model, PredictError, Prediction, Rows};
 
 mod input;
@@ -98,18 +97,9 @@ pub async fn predict_rows(
 /// within the timeout: injected delay, then the model on the inference pool.
 pub async fn handler(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
+    faults::Requested(fault): faults::Requested,
+    JsonBody(request): JsonBody<PredictRequest>,
 ) -> Result<Response, ApiError> {
-    let fault = if state.enable_faults {
-        faults::requested(&headers)?
-    } else {
-        None
-    };
-    if let Some(fault) = fault {
-        fault.fail_early()?;
-    }
-    let request: PredictRequest = body::read_json(&headers, body, state.body_limits).await?;
     let rows = validate(request, &state.features, state.max_batch)?;
     let predictions = predict_rows(&state, rows, fault).await?;
     Ok(Json(PredictResponse {

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,10 +29,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::body::{JsonBody, JsonRequest, Media};
 use super::error::ApiError;
-use super::{body, predict, AppState};
+use super::{predict, AppState};
 use crate::model::{Prediction, Task};
-use tensor::{rows_of, split_binary, InputTensor};
+use tensor::{json_len, rows_of, InputTensor};
 
 mod tensor;
 
@@ -110,7 +111,7 @@ async fn live() -> Json<Value> {
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    let ready = state.readiness.is_ready();
+    let ready = state.drain.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -180,7 +181,7 @@ async fn model_metadata_version(
 }
 
 fn readiness(state: &AppState) -> Response {
-    let ready = state.readiness.is_ready();
+    let ready = state.drain.is_ready();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -216,6 +217,21 @@ struct InferRequest {
     inputs: Vec<InputTensor>,
     #[serde(default)]
     outputs: Vec<RequestedOutput>,
+    /// The binary tensor data after the JSON object, if the request uses the extension.
+    #[serde(skip)]
+    binary: Bytes,
+}
+
+impl JsonRequest for InferRequest {
+    const MEDIA: Media = Media::JsonOrBinary;
+
+    fn json_len(headers: &HeaderMap, body_len: usize) -> Result<usize, ApiError> {
+        json_len(headers, body_len)
+    }
+
+    fn set_trailer(&mut self, binary: Bytes) {
+        self.binary = binary;
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,44 +247,26 @@ fn outputs_of(task: Task) -> &'static [&'static str] {
     }
 }
 
+// The body is extracted whatever the path; a wrong model is answered first.
 async fn infer(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<JsonBody<InferRequest>, ApiError>,
 ) -> Result<Response, V2Error> {
     check_model(&state, &name, None)?;
-    run_infer(state, headers, body).await
+    run_infer(state, body?.0).await
 }
 
 async fn infer_version(
     State(state): State<Arc<AppState>>,
     Path((name, version)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    body: Result<JsonBody<InferRequest>, ApiError>,
 ) -> Result<Response, V2Error> {
     check_model(&state, &name, Some(&version))?;
-    run_infer(state, headers, body).await
+    run_infer(state, body?.0).await
 }
 
-async fn run_infer(
-    state: Arc<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, V2Error> {
-    // The protocol's clients often send no content-type; JSON is all we take.
-    if headers.contains_key(header::CONTENT_TYPE) {
-        let binary = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/octet-stream"));
-        if !binary {
-            body::check_content_type(&headers)?;
-        }
-    }
-    let bytes = body::read_bytes(&headers, body, state.body_limits).await?;
-    let (json_part, binary_part) = split_binary(&headers, &bytes)?;
-    let request: InferRequest = body::parse_json::<body::JsonObject<InferRequest>>(json_part)?.0;
+async fn run_infer(state: Arc<AppState>, request: InferRequest) -> Result<Response, V2Error> {
     let known = outputs_of(state.model.task());
     for output in &request.outputs {
         if !known.contains(&output.name.as_str()) {
@@ -280,7 +278,7 @@ async fn run_infer(
     }
     let rows = rows_of(
         &request.inputs,
-        binary_part,
+        &request.binary,
         &state.features,
         state.max_batch,
     )?;

@@ -1,14 +1,15 @@
-//! The input tensors of a V2 `infer` request, turned into the model's rows: the
-//! binary tensor data extension split off the JSON, each tensor's values read from
-//! JSON `data` (flat or nested) or from its binary slice, and the tensors checked
-//! against the model's features.
+//! The input tensors of a V2 `infer` request, turned into the model's rows: where the
+//! binary tensor data extension's JSON part ends, each tensor's values read from JSON
+//! `data` (flat or nested) or from its binary slice, and the tensors checked against
+//! the model's features.
 
-use axum::body::Bytes;
 use axum::http::HeaderMap;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{invalid, V2Error, INFERENCE_HEADER_CONTENT_LENGTH};
+use crate::api::body::JsonFloat;
 use crate::api::error::ApiError;
 use crate::api::predict;
 use crate::model::Rows;
@@ -21,29 +22,28 @@ pub(super) struct InputTensor {
     datatype: String,
     #[serde(default)]
     parameters: serde_json::Map<String, Value>,
-    data: Option<Value>,
+    /// Kept as written: its numbers are read as [`JsonFloat`]s once its layout is known.
+    data: Option<Box<RawValue>>,
 }
 
-/// Splits a body in the binary tensor data extension into its JSON and binary parts.
-pub(super) fn split_binary<'a>(
-    headers: &HeaderMap,
-    bytes: &'a Bytes,
-) -> Result<(&'a [u8], &'a [u8]), V2Error> {
+/// How many bytes of the body are JSON: all of them, or, in the binary tensor data
+/// extension, as many as `Inference-Header-Content-Length` says (binary data follows).
+pub(super) fn json_len(headers: &HeaderMap, body_len: usize) -> Result<usize, ApiError> {
     let Some(value) = headers.get(INFERENCE_HEADER_CONTENT_LENGTH) else {
-        return Ok((bytes, &[]));
+        return Ok(body_len);
     };
+    let invalid = |message: String| ApiError::InvalidBody(message);
     let len: usize = value
         .to_str()
         .ok()
         .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| invalid("Inference-Header-Content-Length is not a number"))?;
-    if len > bytes.len() {
+        .ok_or_else(|| invalid("Inference-Header-Content-Length is not a number".to_owned()))?;
+    if len > body_len {
         return Err(invalid(format!(
-            "Inference-Header-Content-Length is {len} but the body has {} bytes",
-            bytes.len()
+            "Inference-Header-Content-Length is {len} but the body has {body_len} bytes"
         )));
     }
-    Ok(bytes.split_at(len))
+    Ok(len)
 }
 
 /// The values of one tensor as f64, from JSON `data` or from its binary slice.
@@ -91,22 +91,35 @@ fn values_of(tensor: &InputTensor, binary: &mut &[u8]) -> Result<Vec<f64>, V2Err
     Ok(out)
 }
 
-fn flatten(value: &Value, out: &mut Vec<f64>, name: &str, depth: usize) -> Result<(), V2Error> {
-    match value {
-        Value::Number(n) => {
-            out.push(
-                n.as_f64()
-                    .ok_or_else(|| invalid(format!("input {name:?}: {n} is not a number")))?,
-            );
-            Ok(())
-        }
-        Value::Array(items) if depth < 8 => items
-            .iter()
-            .try_for_each(|v| flatten(v, out, name, depth + 1)),
-        other => Err(invalid(format!(
-            "input {name:?}: data must be numbers (flat or nested arrays), found {other}"
-        ))),
+/// Appends the numbers of `data`, a number or nested arrays of them (at most 8 deep), in
+/// row-major order. Each level is parsed from its own text, as a number's type is only
+/// known from its first byte.
+fn flatten(data: &RawValue, out: &mut Vec<f64>, name: &str, depth: usize) -> Result<(), V2Error> {
+    let text = data.get();
+    if let Some(value) = JsonFloat::parse(text) {
+        out.push(value);
+        return Ok(());
     }
+    let items = match text.as_bytes().first() {
+        Some(b'[') if depth < 8 => serde_json::from_str::<Vec<&RawValue>>(text).ok(),
+        _ => None,
+    };
+    let Some(items) = items else {
+        return Err(invalid(format!(
+            "input {name:?}: data must be numbers (flat or nested arrays), found {}",
+            short(text)
+        )));
+    };
+    items
+        .into_iter()
+        .try_for_each(|item| flatten(item, out, name, depth + 1))
+}
+
+/// At most 60 characters of a JSON text, for an error message.
+fn short(text: &str) -> &str {
+    text.char_indices()
+        .nth(60)
+        .map_or(text, |(cut, _)| &text[..cut])
 }
 
 /// Turns the input tensors into rows of the model's features.
@@ -222,4 +235,33 @@ pub(super) fn rows_of(
 enum Values {
     RowMajor(Vec<f64>),
     Columns(Vec<Vec<f64>>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(inputs: &str) -> Result<Rows, V2Error> {
+        let inputs: Vec<InputTensor> = crate::api::body::parse_json(inputs.as_bytes()).unwrap();
+        let features = predict::Features::new(&["a", "b"].map(String::from));
+        rows_of(&inputs, &[], &features, 8)
+    }
+
+    #[test]
+    fn data_is_read_flat_or_nested_and_numbers_no_float_holds_are_refused_by_position() {
+        let flat =
+            r#"[{"name": "input", "shape": [2, 2], "datatype": "FP64", "data": [1, 2, 3, 4]}]"#;
+        let nested =
+            r#"[{"name": "input", "shape": [2, 2], "datatype": "FP64", "data": [[1, 2], [3, 4]]}]"#;
+        assert_eq!(rows(flat).unwrap(), rows(nested).unwrap());
+        let huge = r#"[{"name": "input", "shape": [2, 2], "datatype": "FP64", "data": [[1, 2], [3, -1e999]]}]"#;
+        let err = rows(huge).unwrap_err().0;
+        assert!(
+            matches!(err, ApiError::NonFiniteFeature { row: 1, column: 1 }),
+            "{err}"
+        );
+        let text = r#"[{"name": "input", "shape": [1, 2], "datatype": "FP64", "data": [1, "x"]}]"#;
+        let err = rows(text).unwrap_err().0;
+        assert!(err.to_string().contains(r#"found "x""#), "{err}");
+    }
 }

@@ -84,7 +84,7 @@ pub enum ArtifactError {
         actual: String,
     },
     #[error("model file {path}: body.{field} does not match smartcore's fitted-model schema")]
-    ClassifierSchema {
+    FittedModelSchema {
         field: &'static str,
         path: PathBuf,
         source: serde_json::Error,

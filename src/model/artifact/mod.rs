@@ -17,8 +17,8 @@
 //! The checksum covers every byte of `body` as written, so any edit (an added field, a digit
 //! that would parse to the same float) shows; it detects corruption, it is not a signature.
 //! `version` is derived from what predictions depend on (feature names, class names and the
-//! classifier's parameters) and checked at load, so two artifacts with the same version
-//! predict the same. The classifier's structure is checked ([`super::validate`]) before
+//! fitted model's parameters) and checked at load, so two artifacts with the same version
+//! predict the same. The fitted model's structure is checked ([`super::validate`]) before
 //! smartcore sees it. Every way a file can be wrong is an [`ArtifactError`] that names the
 //! file; loading never panics.
 //!
@@ -42,7 +42,8 @@ use super::{Algorithm, Estimator, Model, Task};
 pub use error::ArtifactError;
 pub use identity::{checksum_of, version_of};
 
-/// The `format` tag every artifact carries.
+/// The `format` tag every artifact carries: the file format's historical name, kept so
+/// that every file written since reads; it holds classifiers and regressors alike.
 pub const FORMAT: &str = "model-server.iris-classifier";
 /// The artifact layout this build writes. Version 1 checksummed a re-serialization of the
 /// body and did not tie `version` to the class names; those files must be retrained.

@@ -1,5 +1,5 @@
 //! The classifiers: mirrors of smartcore 0.7's serialized random forest, decision tree and
-//! logistic regression, and [`check`], which refuses any whose trees, classes or
+//! logistic regression, and [`check_classifier`], which refuses any whose trees, classes or
 //! coefficients smartcore could not have fitted.
 
 use serde::Deserialize;
@@ -96,7 +96,7 @@ struct Logistic {
 /// Checks the JSON of a [`crate::model::Classifier`] against `n_features` input columns and
 /// `n_class_names` class names: on `Ok`, smartcore can predict any row of `n_features`
 /// values with it without panicking or looping, and every class id it returns has a name.
-pub fn check(
+pub fn check_classifier(
     classifier_json: &str,
     n_features: usize,
     n_class_names: usize,

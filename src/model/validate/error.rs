@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-/// Which part of the classifier a [`StructureError`] is about.
+/// Which part of the fitted model a [`StructureError`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     DecisionTree,
@@ -33,7 +33,7 @@ impl fmt::Display for Part {
     }
 }
 
-/// Why a fitted classifier's structure cannot be served.
+/// Why a fitted model's structure cannot be served.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StructureError {
     #[error("{part} is not fitted: `{field}` is null")]
@@ -120,10 +120,11 @@ pub enum StructureError {
     },
 }
 
-/// Why [`super::check`] or [`super::check_regressor`] refused a classifier: it does not parse as one, or its structure is unsound.
+/// Why [`super::check_classifier`] or [`super::check_regressor`] refused a fitted model: it
+/// does not parse as one, or its structure is unsound.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("the classifier does not match smartcore's fitted-model schema")]
+    #[error("the fitted model does not match smartcore's fitted-model schema")]
     Schema(#[source] serde_json::Error),
     #[error(transparent)]
     Structure(#[from] StructureError),
