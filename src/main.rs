@@ -17,7 +17,7 @@ use model_server::model::train::{train, train_table, Algorithm, TrainOptions};
 use model_server::model::{Task, TrainingInfo};
 use model_server::server::signals::Signals;
 use model_server::server::{memory, rlimit, ModelSource, Server};
-use model_server::stack::layout::write_private;
+use model_server::stack::files::write_private;
 use model_server::stack::{envsubst, StackArgs};
 use model_server::telemetry::Telemetry;
 

@@ -312,7 +312,7 @@ fn a_child_that_dies_stops_the_stack_naming_it() {
         "{text}"
     );
     // The rendered Alertmanager config is private.
-    let rendered = dir.path().join("data/alertmanager/alertmanager.yml");
+    let rendered = dir.path().join("data/config/alertmanager/alertmanager.yml");
     let mode = std::fs::metadata(&rendered).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }

@@ -7,20 +7,31 @@
 //! and stops them all on Ctrl-C or SIGTERM. A child that dies stops the stack with
 //! a message naming it. This is also what `nix run .#stack` runs.
 //!
-//! This module owns the errors and the run itself; the rooms: `args` (the flags),
-//! `binaries` (finding the programs), `services` (the service table and the URL
-//! table), `layout` (the data dir and its files), `prometheus_config` (remote
-//! write and external labels), `envsubst` (the Alertmanager template), `supervisor`
-//! (the children), `probe` (readiness and free ports).
+//! This module owns the errors and the run itself; the rooms:
+//! - `args`: the flags; `ports`: the services' ports and their checks;
+//! - `config_dir`: finding the repository's configs; `binaries`: finding the programs;
+//! - `configs`: the children's configs rendered into the data dir, with
+//!   `targets` (file_sd), `prometheus_config` (remote write and external labels)
+//!   and `envsubst` (the Alertmanager template);
+//! - `secrets`: the notification secrets; `tokens`: the secrets the stack makes;
+//! - `files`: copies and private files;
+//! - `services`: the service table and the URL table;
+//! - `supervisor`: the children; `probe`: readiness and free ports.
 
 mod args;
 mod binaries;
+mod config_dir;
+mod configs;
 pub mod envsubst;
-pub mod layout;
+pub mod files;
+mod ports;
 mod probe;
 pub mod prometheus_config;
+mod secrets;
 mod services;
 mod supervisor;
+mod targets;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,7 +39,7 @@ use std::time::{Duration, Instant};
 
 pub use args::StackArgs;
 use binaries::Binaries;
-use layout::Ports;
+use ports::Ports;
 use prometheus_config::Additions;
 use services::os;
 use services::Service;
@@ -96,6 +107,8 @@ pub enum StackError {
         url: String,
         timeout: Duration,
     },
+    #[error("cannot draw random bytes from the operating system: {0}")]
+    Random(getrandom::Error),
     #[error("{name} exited unexpectedly ({status}); stopped the rest of the stack")]
     ChildDied { name: String, status: String },
 }
@@ -112,7 +125,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     };
     ports.validate()?;
     let additions = prometheus_config::from_flags(&args)?;
-    let config_dir = layout::find_config_dir(args.config_dir.as_deref())?;
+    let config_dir = config_dir::find(args.config_dir.as_deref())?;
     let config_dir = std::fs::canonicalize(&config_dir).map_err(|source| StackError::Io {
         path: config_dir.clone(),
         source,
@@ -148,16 +161,14 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     })?;
     let grafana_url = format!("http://127.0.0.1:{}", ports.grafana);
 
-    let prom_dir = data_dir.join("prometheus");
-    layout::copy_dir(&config_dir.join("monitoring/prometheus"), &prom_dir)?;
-    layout::write_targets(&prom_dir, &ports)?;
-    layout::derive_prometheus_config(&prom_dir.join("prometheus.yml"), &additions)?;
-    let am_dir = data_dir.join("alertmanager");
-    layout::copy_dir(&config_dir.join("monitoring/alertmanager"), &am_dir)?;
-    layout::render_alertmanager(
-        &config_dir.join("monitoring/alertmanager/alertmanager.yml"),
-        &am_dir.join("alertmanager.yml"),
-        &[("GRAFANA_URL", grafana_url.clone())],
+    let rendered = configs::render(
+        &configs::Inputs {
+            repo: &config_dir,
+            ports: &ports,
+            additions: &additions,
+            grafana_url: &grafana_url,
+        },
+        &data_dir.join("config"),
     )?;
 
     let services = services::table(&services::Context {
@@ -166,6 +177,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         ports: &ports,
         config_dir: &config_dir,
         data_dir: &data_dir,
+        rendered: &rendered,
         grafana_url: &grafana_url,
     })?;
 
@@ -183,8 +195,8 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
 
     println!("data dir: {}", data_dir.display());
     println!("configs:  {}", config_dir.display());
-    for secret in layout::NOTIFICATION_SECRETS {
-        let state = if layout::secret(secret.name)?.is_some() {
+    for secret in secrets::NOTIFICATION_SECRETS {
+        let state = if secrets::secret(secret.name)?.is_some() {
             "set"
         } else {
             "not set (notifications to it go nowhere)"

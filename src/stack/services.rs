@@ -5,10 +5,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::binaries::{grafana_home, Binaries};
-use super::layout::{self, Ports};
+use super::configs::Rendered;
+use super::ports::Ports;
 use super::prometheus_config::{self, Additions};
 use super::supervisor::{Kind, Spec};
-use super::{StackArgs, StackError};
+use super::{secrets, tokens, StackArgs, StackError};
 
 /// One service of the stack, as resolved before anything starts.
 pub struct Service {
@@ -35,6 +36,7 @@ pub struct Context<'a> {
     pub ports: &'a Ports,
     pub config_dir: &'a Path,
     pub data_dir: &'a Path,
+    pub rendered: &'a Rendered,
     pub grafana_url: &'a str,
 }
 
@@ -65,8 +67,8 @@ fn quiet(cx: &Context) -> bool {
 /// Every service to start, in start order.
 pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
     let (args, binaries, ports) = (cx.args, cx.binaries, cx.ports);
-    let prom_dir = cx.data_dir.join("prometheus");
-    let am_dir = cx.data_dir.join("alertmanager");
+    let prom_data = cx.data_dir.join("prometheus/data");
+    let am_data = cx.data_dir.join("alertmanager/data");
     let quiet = quiet(cx);
     let mut services = Vec::new();
     services.push(Service {
@@ -130,8 +132,11 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             name: "alertmanager".to_owned(),
             program: binaries.alertmanager.clone(),
             args: vec![
-                path_arg("--config.file=", &am_dir.join("alertmanager.yml")),
-                path_arg("--storage.path=", &am_dir.join("data")),
+                path_arg(
+                    "--config.file=",
+                    &cx.rendered.alertmanager.join("alertmanager.yml"),
+                ),
+                path_arg("--storage.path=", &am_data),
                 OsString::from(format!(
                     "--web.listen-address=127.0.0.1:{}",
                     ports.alertmanager
@@ -159,8 +164,11 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             name: "prometheus".to_owned(),
             program: binaries.prometheus.clone(),
             args: vec![
-                path_arg("--config.file=", &prom_dir.join("prometheus.yml")),
-                path_arg("--storage.tsdb.path=", &prom_dir.join("data")),
+                path_arg(
+                    "--config.file=",
+                    &cx.rendered.prometheus.join("prometheus.yml"),
+                ),
+                path_arg("--storage.tsdb.path=", &prom_data),
                 OsString::from(format!(
                     "--web.listen-address=127.0.0.1:{}",
                     ports.prometheus
@@ -197,11 +205,14 @@ fn grafana_service(binary: &Path, cx: &Context) -> Result<Service, StackError> {
         let path = dir.join(sub);
         std::fs::create_dir_all(&path).map_err(|source| StackError::Io { path, source })?;
     }
-    // Local-only secrets, generated once per data dir, never printed.
+    // Local-only secrets, generated once per data dir and reused, never printed.
     let secret_file = |name: &str| -> Result<PathBuf, StackError> {
         let path = dir.join(name);
-        if !path.exists() {
-            layout::write_private(&path, layout::random_token().as_bytes())?;
+        if tokens::ensure(&path)? == tokens::Found::Tightened {
+            println!(
+                "warning: {} was readable by other users; made it 0600",
+                path.display()
+            );
         }
         Ok(path)
     };
@@ -259,8 +270,8 @@ fn grafana_service(binary: &Path, cx: &Context) -> Result<Service, StackError> {
     ];
     // The contact points read the notification secrets with $__env{}; Grafana has no
     // default syntax and refuses empty ones, so unset secrets get placeholders.
-    for secret in layout::NOTIFICATION_SECRETS {
-        let value = layout::secret(secret.name)?.unwrap_or_else(|| secret.placeholder.to_owned());
+    for secret in secrets::NOTIFICATION_SECRETS {
+        let value = secrets::secret(secret.name)?.unwrap_or_else(|| secret.placeholder.to_owned());
         env.push((secret.name.to_owned(), value.into()));
     }
     if quiet(cx) {
