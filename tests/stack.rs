@@ -6,10 +6,13 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_model-server");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
+/// `model-server stack` with `args`, on a throwaway data dir unless `args` name one.
 fn stack(args: &[&str]) -> (Option<i32>, String) {
+    let ephemeral = (!args.contains(&"--data-dir")).then_some("--ephemeral");
     let out = Command::new(BIN)
         .arg("stack")
         .args(["--config-dir", REPO])
+        .args(ephemeral)
         .args(args)
         .env("PATH", "/nonexistent")
         .output()

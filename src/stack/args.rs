@@ -6,14 +6,23 @@ use std::time::Duration;
 use clap::Args;
 
 use super::prometheus_config::{self, ExternalLabel};
+use super::state::Choice;
 
 /// Options of `model-server stack`.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
-    /// Where the services keep their data and rendered configs. Default: a fresh
-    /// temporary folder, removed when the stack stops cleanly.
+    /// Where the services keep their data (Prometheus' TSDB, Alertmanager's
+    /// silences and notification log, Grafana's database and generated secrets)
+    /// and the configs rendered for them. Kept across runs; one stack at a time
+    /// (a second one on the same folder is refused). Default:
+    /// $XDG_STATE_HOME/model-server/stack, else ~/.local/state/model-server/stack.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Use a fresh temporary data dir instead, removed when the stack stops
+    /// cleanly (kept for inspection after a failure): nothing is kept for the
+    /// next run.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub ephemeral: bool,
     /// Folder holding the repository's `monitoring/` and `dashboards/`. Default: the
     /// current directory, else `<binary dir>/../share/model-server`.
     #[arg(long, env = "MODEL_SERVER_CONFIG_DIR", value_name = "DIR")]
@@ -110,4 +119,15 @@ pub struct StackArgs {
     /// How long each service may take to become ready.
     #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
     pub ready_timeout: Duration,
+}
+
+impl StackArgs {
+    /// The data dir the flags ask for.
+    pub fn data_choice(&self) -> Choice {
+        match (&self.data_dir, self.ephemeral) {
+            (_, true) => Choice::Ephemeral,
+            (Some(dir), false) => Choice::Dir(dir.clone()),
+            (None, false) => Choice::Default,
+        }
+    }
 }

@@ -14,6 +14,7 @@
 //!   `targets` (file_sd), `prometheus_config` (remote write and external labels)
 //!   and `envsubst` (the Alertmanager template);
 //! - `secrets`: the notification secrets; `tokens`: the secrets the stack makes;
+//! - `state`: the data dir (persistent by default, locked, versioned);
 //! - `files`: copies and private files;
 //! - `services`: the service table and the URL table;
 //! - `supervisor`: the children; `probe`: readiness and free ports.
@@ -29,6 +30,7 @@ mod probe;
 pub mod prometheus_config;
 mod secrets;
 mod services;
+mod state;
 mod supervisor;
 mod targets;
 mod tokens;
@@ -84,6 +86,17 @@ pub enum StackError {
     ConfigDir(String),
     #[error("--data-dir {} is a file, not a directory; pass a directory (it is created when missing)", path.display())]
     DataDirIsFile { path: PathBuf },
+    #[error("no folder for the stack's data: neither XDG_STATE_HOME nor HOME is an absolute path; pass --data-dir DIR or --ephemeral")]
+    NoDefaultDataDir,
+    #[error("cannot create the default data dir {} (from XDG_STATE_HOME or HOME); pass --data-dir DIR or --ephemeral", path.display())]
+    DefaultDataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is in use by another `model-server stack` ({holder}): stop it, or give this one its own folder with --data-dir DIR or --ephemeral", path.display())]
+    DataDirBusy { path: PathBuf, holder: String },
+    #[error("{} was laid out by another version of model-server (state version {found:?}; this one reads {}): run that version, or pass another --data-dir", path.display(), state::STATE_VERSION)]
+    OtherStateVersion { path: PathBuf, found: String },
     // The OS error is the source, not part of the message: `main` prints the
     // chain (`{:#}`), which would show it twice.
     #[error("{}", path.display())]
@@ -134,31 +147,8 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     // Resolve every binary before starting anything.
     let binaries = Binaries::resolve(&args)?;
 
-    // Data dir.
-    let temp = match &args.data_dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
-                .prefix("model-server-stack-")
-                .tempdir()
-                .map_err(|source| StackError::Io {
-                    path: std::env::temp_dir(),
-                    source,
-                })?,
-        ),
-    };
-    let data_dir = match (&args.data_dir, &temp) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(t)) => t.path().to_owned(),
-        (None, None) => unreachable!("a temp dir is made when no --data-dir is given"),
-    };
-    if data_dir.exists() && !data_dir.is_dir() {
-        return Err(StackError::DataDirIsFile { path: data_dir });
-    }
-    std::fs::create_dir_all(&data_dir).map_err(|source| StackError::Io {
-        path: data_dir.clone(),
-        source,
-    })?;
+    let data = state::DataDir::open(&args.data_choice())?;
+    let data_dir = data.path().to_owned();
     let grafana_url = format!("http://127.0.0.1:{}", ports.grafana);
 
     let rendered = configs::render(
@@ -193,7 +183,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         }
     }
 
-    println!("data dir: {}", data_dir.display());
+    println!("data dir: {} ({})", data_dir.display(), data.describe());
     println!("configs:  {}", config_dir.display());
     for secret in secrets::NOTIFICATION_SECRETS {
         let state = if secrets::secret(secret.name)?.is_some() {
@@ -215,16 +205,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     )
     .await;
     supervisor.stop_all(Duration::from_secs(10)).await;
-    if outcome.is_ok() {
-        if let Some(temp) = temp {
-            drop(temp);
-            println!("removed {}", data_dir.display());
-        }
-    } else if let Some(temp) = temp {
-        // Keep the data for a post-mortem.
-        let kept = temp.keep();
-        eprintln!("kept the data dir for inspection: {}", kept.display());
-    }
+    data.close(outcome.is_ok());
     outcome
 }
 
