@@ -4,8 +4,12 @@
 //! injection so the load test can produce 5xx), Alertmanager, Prometheus and
 //! Grafana on loopback with the repository's configs, waits for each to be ready,
 //! prints their URLs last, prefixes their logs (warnings only unless --verbose),
-//! and stops them all on Ctrl-C or SIGTERM. A child that dies stops the stack with
-//! a message naming it. This is also what `nix run .#stack` runs.
+//! and stops them all on Ctrl-C, SIGTERM or SIGHUP. A child that dies during
+//! start-up stops the stack with a message naming it. Once everything runs, a
+//! child that exits is restarted with backoff (`restart`): a model server without
+//! limit, so that the monitoring outlives what it monitors and reports it down;
+//! a monitoring child within its budget, whose exhaustion stops the stack.
+//! This is also what `nix run .#stack` runs.
 //!
 //! This module owns the errors and the run itself; the rooms:
 //! - `args`: the flags; `ports`: the services' ports and their checks;
@@ -17,7 +21,8 @@
 //! - `state`: the data dir (persistent by default, locked, versioned);
 //! - `files`: copies and private files;
 //! - `services`: the service table and the URL table;
-//! - `supervisor`: the children; `probe`: readiness and free ports.
+//! - `supervisor`: the children; `restart`: backoff and budgets;
+//! - `probe`: readiness and free ports.
 
 mod args;
 mod binaries;
@@ -28,6 +33,7 @@ pub mod files;
 mod ports;
 mod probe;
 pub mod prometheus_config;
+mod restart;
 mod secrets;
 mod services;
 mod state;
@@ -43,6 +49,7 @@ pub use args::StackArgs;
 use binaries::Binaries;
 use ports::Ports;
 use prometheus_config::Additions;
+use restart::{Decision, Restarts};
 use services::os;
 use services::Service;
 use supervisor::{describe, Kind, Spec, Supervisor};
@@ -122,8 +129,13 @@ pub enum StackError {
     },
     #[error("cannot draw random bytes from the operating system: {0}")]
     Random(getrandom::Error),
-    #[error("{name} exited unexpectedly ({status}); stopped the rest of the stack")]
-    ChildDied { name: String, status: String },
+    #[error("{name} exited ({status}) after {restarts} restarts within {}, its restart budget (--restart-limit, --restart-window); stopped the rest of the stack", humantime::format_duration(*window))]
+    RestartBudgetSpent {
+        name: String,
+        status: String,
+        restarts: u32,
+        window: Duration,
+    },
 }
 
 /// Runs the stack until Ctrl-C/SIGTERM (Ok) or until a child dies (Err).
@@ -235,7 +247,7 @@ async fn start_and_watch(
     };
     tokio::pin!(shutdown);
     for service in services {
-        supervisor.spawn(service.spec.clone())?;
+        let pid = supervisor.spawn(service.spec.clone())?;
         let addr = SocketAddr::from(([127, 0, 0, 1], service.port));
         let started = Instant::now();
         let mut last_note = Instant::now();
@@ -248,7 +260,7 @@ async fn start_and_watch(
             }
             if probe::http_status(addr, service.ready_path).await == Some(200) {
                 println!(
-                    "{:>width$} | ready after {:.1}s",
+                    "{:>width$} | ready after {:.1}s (pid {pid})",
                     service.spec.name,
                     started.elapsed().as_secs_f64()
                 );
@@ -292,16 +304,75 @@ async fn start_and_watch(
         }
     }
 
+    watch(supervisor, services, args, &mut shutdown).await
+}
+
+/// Runs until `shutdown` (Ok) or until a monitoring child spends its restart
+/// budget (Err), restarting what exits.
+async fn watch(
+    supervisor: &mut Supervisor,
+    services: &[Service],
+    args: &StackArgs,
+    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> Result<(), StackError> {
+    let width = supervisor.width();
+    let mut restarts: Vec<Restarts> = services
+        .iter()
+        .map(|s| Restarts::new(args.restart_policy(s.role)))
+        .collect();
+    // (when, which service) of the restarts waiting for their delay.
+    let mut pending: Vec<(tokio::time::Instant, usize)> = Vec::new();
     loop {
+        let next = pending.iter().map(|(when, _)| *when).min();
+        // Evaluated even while the branch is disabled: any instant will do then.
+        let wake = next.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            () = &mut shutdown => return Ok(()),
+            () = &mut *shutdown => return Ok(()),
             exited = supervisor.exited() => {
                 let status = describe(exited.status);
-                if exited.kind == Kind::Job {
+                let index = services.iter().position(|s| s.spec.name == exited.name);
+                let (Kind::Service, Some(index)) = (exited.kind, index) else {
+                    // A job (the load generator): done, and not restarted.
                     println!("{:>width$} | finished ({status}); the stack keeps running", exited.name);
                     continue;
+                };
+                let history = &mut restarts[index];
+                match history.on_exit() {
+                    Decision::Restart { attempt, delay } => {
+                        let budget = match history.policy().limit {
+                            Some(limit) => format!(
+                                " of {limit} within {}",
+                                humantime::format_duration(history.policy().window)
+                            ),
+                            None => String::new(),
+                        };
+                        println!(
+                            "{:>width$} | exited ({status}); restart {attempt}{budget} in {}",
+                            exited.name,
+                            humantime::format_duration(delay)
+                        );
+                        pending.push((tokio::time::Instant::now() + delay, index));
+                    }
+                    Decision::GiveUp { restarts } => {
+                        return Err(StackError::RestartBudgetSpent {
+                            name: exited.name,
+                            status,
+                            restarts,
+                            window: history.policy().window,
+                        });
+                    }
                 }
-                return Err(StackError::ChildDied { name: exited.name, status });
+            }
+            () = tokio::time::sleep_until(wake), if next.is_some() => {
+                let now = tokio::time::Instant::now();
+                let (due, later): (Vec<_>, Vec<_>) =
+                    pending.into_iter().partition(|(when, _)| *when <= now);
+                pending = later;
+                for (_, index) in due {
+                    let spec = services[index].spec.clone();
+                    let pid = supervisor.spawn(spec)?;
+                    println!("{:>width$} | restarted (pid {pid})", services[index].spec.name);
+                }
             }
         }
     }

@@ -8,12 +8,15 @@ use super::binaries::{grafana_home, Binaries};
 use super::configs::Rendered;
 use super::ports::Ports;
 use super::prometheus_config::{self, Additions};
+use super::restart::Role;
 use super::supervisor::{Kind, Spec};
 use super::{secrets, tokens, StackArgs, StackError};
 
 /// One service of the stack, as resolved before anything starts.
 pub struct Service {
     pub spec: Spec,
+    /// How it is restarted when it exits.
+    pub role: Role,
     pub port: u16,
     /// The flag that sets `port`, named when the port is busy.
     pub flag: &'static str,
@@ -90,6 +93,7 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             env: vec![],
             kind: Kind::Service,
         },
+        role: Role::Monitoring,
         port: ports.node_exporter,
         flag: "node-exporter-port",
         // Its landing page: a probe that reads only the status line of /metrics
@@ -119,6 +123,7 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
                     env: vec![],
                     kind: Kind::Service,
                 },
+                role: Role::Monitored,
                 port,
                 flag: "server-port",
                 ready_path: "/readyz",
@@ -153,6 +158,7 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             env: vec![],
             kind: Kind::Service,
         },
+        role: Role::Monitoring,
         port: ports.alertmanager,
         flag: "alertmanager-port",
         ready_path: "/-/ready",
@@ -185,6 +191,7 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             env: vec![],
             kind: Kind::Service,
         },
+        role: Role::Monitoring,
         port: ports.prometheus,
         flag: "prometheus-port",
         ready_path: "/-/ready",
@@ -285,6 +292,7 @@ fn grafana_service(binary: &Path, cx: &Context) -> Result<Service, StackError> {
             env,
             kind: Kind::Service,
         },
+        role: Role::Monitoring,
         port: ports.grafana,
         flag: "grafana-port",
         ready_path: "/api/health",
