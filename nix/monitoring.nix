@@ -45,7 +45,7 @@
   # Read by the repo's Grafana provisioning files (contact-points.yaml) and the
   # Alertmanager template. Grafana has no default-value syntax and refuses empty
   # URLs, tokens and chat ids, so unset secrets get the stack's placeholders
-  # (src/stack/layout.rs, NOTIFICATION_SECRETS); environmentFile overrides them.
+  # (src/stack/secrets.rs, NOTIFICATION_SECRETS); environmentFile overrides them.
   notificationPlaceholders = {
     SLACK_WEBHOOK_URL = "http://127.0.0.1:9/unconfigured";
     TELEGRAM_BOT_TOKEN = "unconfigured";

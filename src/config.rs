@@ -44,12 +44,12 @@ pub struct ServeConfig {
     #[arg(long, env = "MODEL_SERVER_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish before exit
+    /// On SIGTERM, SIGINT (Ctrl-C) or SIGHUP, how long in-flight requests may take to finish before exit
     /// (counted from the moment the listener closes, after --shutdown-delay).
     #[arg(long, env = "MODEL_SERVER_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
 
-    /// On SIGTERM or Ctrl-C, how long to keep serving with /readyz answering 503 before
+    /// On SIGTERM, SIGINT (Ctrl-C) or SIGHUP, how long to keep serving with /readyz answering 503 before
     /// the listener closes, so a load balancer (a Kubernetes Service) stops sending new
     /// requests first. 0 closes the listener at once. Kubernetes: a few seconds, and
     /// terminationGracePeriodSeconds above --shutdown-delay + --shutdown-grace.

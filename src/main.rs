@@ -17,7 +17,7 @@ use model_server::model::train::{train, train_table, Algorithm, TrainOptions};
 use model_server::model::{Task, TrainingInfo};
 use model_server::server::signals::Signals;
 use model_server::server::{memory, rlimit, ModelSource, Server};
-use model_server::stack::layout::write_private;
+use model_server::stack::files::write_private;
 use model_server::stack::{envsubst, StackArgs};
 use model_server::telemetry::Telemetry;
 
@@ -38,12 +38,36 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve predictions and metrics (the default).
+    ///
+    /// SIGTERM, SIGINT (Ctrl-C) and SIGHUP all drain: /readyz turns 503 for
+    /// --shutdown-delay, then the listener closes and the requests in flight get up
+    /// to --shutdown-grace to finish. SIGHUP is not a reload (the model and flags
+    /// are read once, at start). A second of these signals during the drain exits
+    /// at once, with status 1, cutting what is still in flight.
     Serve(ServeConfig),
     /// Train a model on Iris or on a CSV file, print its held-out metrics and write an
     /// artifact.
     Train(TrainArgs),
     /// Run the monitoring stack: model server, node-exporter, Prometheus,
     /// Alertmanager and Grafana on loopback, with the repository's configs.
+    ///
+    /// Once everything is ready, a child that exits is restarted, each restart
+    /// logged with the exit status, the restart's number and the wait before it.
+    /// The wait starts at --restart-delay and doubles with each restart of that
+    /// child within --restart-window, up to --restart-delay-max. The model servers
+    /// are restarted without limit, and the rest keeps running meanwhile, so that
+    /// Prometheus sees them down and Alertmanager sends ModelServerDown. A
+    /// monitoring child has a restart budget: --restart-limit restarts within
+    /// --restart-window (default 5 within 5m); its next exit stops the stack with
+    /// exit status 1. A child that exits during start-up stops the stack at once.
+    ///
+    /// The data (Prometheus' history, Alertmanager's silences, Grafana's database
+    /// and generated secrets) lives in a persistent folder per user, kept across
+    /// runs: --data-dir, default $XDG_STATE_HOME/model-server/stack, else
+    /// ~/.local/state/model-server/stack. One stack at a time may use a folder.
+    /// --ephemeral uses a temporary one instead, removed on a clean stop.
+    ///
+    /// Ctrl-C, SIGTERM or SIGHUP stop every child (SIGTERM, then SIGKILL after 10 s).
     Stack(StackArgs),
     /// Render an envsubst template (monitoring/alertmanager/alertmanager.yml) from
     /// the environment, as the NixOS Alertmanager module does at start; the stack
@@ -327,11 +351,38 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             "fault injection is ON: requests with an x-fault header will fail on purpose"
         );
     }
-    server
-        .run(async move {
-            let name = signals.recv().await;
+    // The first signal starts the drain and hands the handlers on: a second one
+    // during the drain (a person who will not wait) exits at once.
+    let (draining, drain_started) = tokio::sync::oneshot::channel();
+    let drain = server.run(async move {
+        let name = signals.recv().await;
+        if name == "SIGHUP" {
+            tracing::info!(
+                signal = name,
+                "received SIGHUP (the terminal hung up; there is no reload): draining as for SIGTERM"
+            );
+        } else {
             tracing::info!(signal = name, "received {name}");
-        })
-        .await;
-    Ok(())
+        }
+        let _ = draining.send(signals);
+    });
+    let impatient = async move {
+        match drain_started.await {
+            Ok(mut signals) => signals.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = drain => Ok(()),
+        name = impatient => {
+            tracing::warn!(
+                signal = name,
+                "received {name} during the drain: exiting now, without waiting for the requests in flight"
+            );
+            std::process::exit(FORCED_EXIT);
+        }
+    }
 }
+
+/// Exit status after a second signal cut the drain short.
+const FORCED_EXIT: i32 = 1;

@@ -6,10 +6,13 @@ use std::process::{Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_model-server");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
+/// `model-server stack` with `args`, on a throwaway data dir unless `args` name one.
 fn stack(args: &[&str]) -> (Option<i32>, String) {
+    let ephemeral = (!args.contains(&"--data-dir")).then_some("--ephemeral");
     let out = Command::new(BIN)
         .arg("stack")
         .args(["--config-dir", REPO])
+        .args(ephemeral)
         .args(args)
         .env("PATH", "/nonexistent")
         .output()
@@ -217,10 +220,12 @@ fn os_errors_are_printed_once() {
     assert_eq!(text.matches("os error").count(), 1, "{text}");
 }
 
-/// A stand-in for node-exporter, Prometheus and Alertmanager: answers 200 on the
-/// port of its `--web.listen-address=` flag, and exits with code 3 once the file
-/// named by `$FAKE_DIE_WHEN_<name>` exists (after 60 s if that is not set).
+/// A stand-in for node-exporter, Prometheus, Alertmanager and Grafana: answers 200
+/// on the port of its `--web.listen-address=` flag (Grafana's: `$GF_SERVER_HTTP_PORT`),
+/// and exits with code 3 once the file named by `$FAKE_DIE_WHEN_<name>` exists
+/// (after 60 s if that is not set).
 const FAKE_SERVICE: &str = r#"#!/bin/sh
+addr=":${GF_SERVER_HTTP_PORT:-}"
 for arg in "$@"; do
   case "$arg" in --web.listen-address=*) addr="${arg#--web.listen-address=}" ;; esac
 done
@@ -231,6 +236,7 @@ class Ok(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
     def log_message(self, *a): pass
+http.server.ThreadingHTTPServer.allow_reuse_address = True
 server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Ok)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 trigger = os.environ.get("FAKE_DIE_WHEN_" + name.replace("-", "_"))
@@ -242,79 +248,304 @@ sys.exit(3)
 PY
 "#;
 
-#[test]
-fn a_child_that_dies_stops_the_stack_naming_it() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let fake = |name: &str| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, FAKE_SERVICE).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path.to_str().unwrap().to_owned()
-    };
-    let (node, prom, am) = (fake("fake-node"), fake("fake-prom"), fake("fake-am"));
-    let ports = free_ports(5);
-    let trigger = dir.path().join("node-exporter-dies");
-    let mut child = Command::new(BIN)
-        .args(["stack", "--config-dir", REPO, "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(["--node-exporter-bin", &node, "--prometheus-bin", &prom])
-        .args([
-            "--alertmanager-bin",
-            &am,
-            "--grafana-bin",
-            "/nonexistent/grafana",
-        ])
-        .args([
-            "--server-port",
-            &ports[0],
-            "--node-exporter-port",
-            &ports[1],
-        ])
-        .args([
-            "--prometheus-port",
-            &ports[2],
-            "--alertmanager-port",
-            &ports[3],
-        ])
-        .args(["--grafana-port", &ports[4]])
-        .env("FAKE_DIE_WHEN_fake_node", &trigger)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Kill node-exporter only once everything is up (the table is printed), however
-    // long start-up takes on a busy machine. stderr is read on its own thread so
-    // neither pipe can fill up and stall the stack.
-    let stderr = child.stderr.take().unwrap();
-    let stderr = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut text = String::new();
-    let mut line = String::new();
-    while std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0 {
-        text.push_str(&line);
-        if line.contains("Ctrl-C stops everything") {
-            std::fs::write(&trigger, b"").unwrap();
+/// Generous ceiling for an event of a running stack (a busy machine is slow, and
+/// the events come much sooner).
+const EVENT_CEILING: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Stand-ins for the monitoring children, in a folder of their own.
+struct Fakes {
+    dir: tempfile::TempDir,
+}
+
+impl Fakes {
+    fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["fake-node", "fake-prom", "fake-am", "fake-grafana"] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, FAKE_SERVICE).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        line.clear();
+        Fakes { dir }
     }
-    let status = child.wait().unwrap();
-    let text = text + &stderr.join().unwrap();
-    assert_eq!(status.code(), Some(1), "{text}");
-    // Everything came up, then node-exporter died: named, with its status, the rest stopped.
-    assert!(text.contains("Ctrl-C stops everything"), "{text}");
-    assert!(
-        text.contains("node-exporter exited unexpectedly (exit code 3)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("model-server | stopped (exit code 0)"),
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `model-server stack` on the fakes and free ports; Grafana too with `grafana`.
+    fn command(&self, grafana: bool) -> Command {
+        let ports = free_ports(5);
+        let mut command = Command::new(BIN);
+        command
+            .args(["stack", "--config-dir", REPO])
+            .arg("--node-exporter-bin")
+            .arg(self.path("fake-node"))
+            .arg("--prometheus-bin")
+            .arg(self.path("fake-prom"))
+            .arg("--alertmanager-bin")
+            .arg(self.path("fake-am"))
+            .arg("--grafana-bin")
+            .arg(if grafana {
+                self.path("fake-grafana")
+            } else {
+                "/nonexistent/grafana".into()
+            });
+        for (flag, port) in [
+            "--server-port",
+            "--node-exporter-port",
+            "--prometheus-port",
+            "--alertmanager-port",
+            "--grafana-port",
+        ]
+        .iter()
+        .zip(&ports)
+        {
+            command.args([flag, port.as_str()]);
+        }
+        command
+    }
+}
+
+/// A running stack whose output (stdout and stderr) is read on threads, so that
+/// no pipe fills up, and can be waited on line by line.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    text: String,
+}
+
+impl Running {
+    fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufRead::lines(std::io::BufReader::new(stream)) {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running {
+            child,
+            lines,
+            text: String::new(),
+        }
+    }
+
+    /// The first line from now on that contains `needle`.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + EVENT_CEILING;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.text.push_str(&line);
+                    self.text.push('\n');
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {needle:?}; output so far:\n{}", self.text),
+            }
+        }
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+    }
+
+    /// The exit code and all of the output.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let status = self.child.wait().unwrap();
+        // The reader threads end at EOF, which closes the channel.
+        for line in self.lines.iter() {
+            self.text.push_str(&line);
+            self.text.push('\n');
+        }
+        (status.code(), self.text)
+    }
+}
+
+/// The pid in a line `... (pid N)`.
+fn pid_in(line: &str) -> i32 {
+    let start = line.rfind("(pid ").expect(line) + 5;
+    line[start..].trim_end_matches(')').parse().expect(line)
+}
+
+#[test]
+fn a_monitoring_child_that_keeps_dying_is_restarted_until_its_budget_is_spent() {
+    let fakes = Fakes::new();
+    let data = tempfile::tempdir().unwrap();
+    let trigger = data.path().join("node-exporter-dies");
+    let mut command = fakes.command(false);
+    command
+        .arg("--data-dir")
+        .arg(data.path().join("data"))
+        .args(["--restart-delay", "100ms", "--restart-limit", "2"])
+        .env("FAKE_DIE_WHEN_fake_node", &trigger);
+    let mut stack = Running::start(command);
+    // Kill node-exporter only once everything is up, however long start-up takes.
+    stack.wait_for("Ctrl-C stops everything");
+    std::fs::write(&trigger, b"").unwrap();
+    let (code, text) = stack.finish();
+    assert_eq!(code, Some(1), "{text}");
+    // Each restart reported with the status, its number of the budget and the
+    // doubled wait; then the budget is spent, the rest stopped.
+    for line in [
+        "node-exporter | exited (exit code 3); restart 1 of 2 within 5m in 100ms",
+        "node-exporter | exited (exit code 3); restart 2 of 2 within 5m in 200ms",
+        "error: node-exporter exited (exit code 3) after 2 restarts within 5m, its restart budget \
+         (--restart-limit, --restart-window); stopped the rest of the stack",
+        "model-server | stopped (exit code 0)",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
+    assert_eq!(
+        text.matches("node-exporter | restarted (pid ").count(),
+        2,
         "{text}"
     );
     // The rendered Alertmanager config is private.
-    let rendered = dir.path().join("data/alertmanager/alertmanager.yml");
+    use std::os::unix::fs::PermissionsExt;
+    let rendered = data
+        .path()
+        .join("data/config/alertmanager/alertmanager.yml");
     let mode = std::fs::metadata(&rendered).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+/// `GET /readyz` on 127.0.0.1:`port` answers 200.
+fn ready(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    if stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+#[test]
+fn a_killed_model_server_is_restarted_while_the_rest_keeps_running() {
+    let fakes = Fakes::new();
+    let mut command = fakes.command(false);
+    command.args(["--ephemeral", "--restart-delay", "200ms"]);
+    let server_port: u16 = command
+        .get_args()
+        .skip_while(|a| *a != "--server-port")
+        .nth(1)
+        .and_then(|p| p.to_str()?.parse().ok())
+        .unwrap();
+    let mut stack = Running::start(command);
+    let first = pid_in(&stack.wait_for("model-server | ready after"));
+    stack.wait_for("Ctrl-C stops everything");
+    assert_eq!(unsafe { libc::kill(first, libc::SIGKILL) }, 0);
+    stack.wait_for("model-server | exited (killed by signal 9); restart 1 in 200ms");
+    let second = pid_in(&stack.wait_for("model-server | restarted (pid "));
+    assert_ne!(first, second);
+    let deadline = std::time::Instant::now() + EVENT_CEILING;
+    while !ready(server_port) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted server never answered /readyz:\n{}",
+            stack.text
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    stack.signal(libc::SIGINT);
+    let (code, text) = stack.finish();
+    assert_eq!(code, Some(0), "{text}");
+    // Nothing else exited before the stack was told to stop.
+    let before_stop = &text[..text.find("stopping (SIGTERM)").expect(&text)];
+    assert_eq!(before_stop.matches("| exited (").count(), 1, "{text}");
+    assert!(
+        text.contains(&format!("removed {}", std::env::temp_dir().display())),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_default_data_dir_is_kept_reused_and_held_by_one_stack_at_a_time() {
+    use std::os::unix::fs::PermissionsExt;
+    let fakes = Fakes::new();
+    let state_home = tempfile::tempdir().unwrap();
+    let dir = state_home.path().join("model-server/stack");
+    let run = || {
+        let mut command = fakes.command(true);
+        command
+            .arg("--no-server")
+            .env("XDG_STATE_HOME", state_home.path());
+        command
+    };
+    let mut first = Running::start(run());
+    first.wait_for(&format!(
+        "data dir: {} (kept across runs: Prometheus history, Alertmanager silences, Grafana)",
+        dir.display()
+    ));
+    first.wait_for("Ctrl-C stops everything");
+    let password = dir.join("grafana/admin-password");
+    let secret = std::fs::read_to_string(&password).unwrap();
+    assert_eq!(secret.len(), 32);
+    assert_eq!(
+        std::fs::metadata(&password).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // A second stack on the same folder is refused before it starts anything.
+    let (code, text) = Running::start(run()).finish();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "error: {} is in use by another `model-server stack` (pid {}): stop it, or give this one \
+             its own folder with --data-dir DIR or --ephemeral",
+            dir.display(),
+            first.child.id()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("ready after"), "{text}");
+
+    first.signal(libc::SIGTERM);
+    let (code, text) = first.finish();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains(&format!("data kept in {} for the next run", dir.display())),
+        "{text}"
+    );
+    assert!(dir.join("state-version").is_file());
+
+    // The next run gets the folder, and the same Grafana password.
+    let mut again = Running::start(run());
+    again.wait_for("Ctrl-C stops everything");
+    again.signal(libc::SIGHUP);
+    let (code, text) = again.finish();
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("received SIGHUP; stopping the stack"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&password).unwrap(), secret);
 }
 
 #[test]

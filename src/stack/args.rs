@@ -6,14 +6,25 @@ use std::time::Duration;
 use clap::Args;
 
 use super::prometheus_config::{self, ExternalLabel};
+use super::restart::{Policy, Role};
+use super::state::Choice;
+use crate::config::parse_positive_duration;
 
 /// Options of `model-server stack`.
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
-    /// Where the services keep their data and rendered configs. Default: a fresh
-    /// temporary folder, removed when the stack stops cleanly.
+    /// Where the services keep their data (Prometheus' TSDB, Alertmanager's
+    /// silences and notification log, Grafana's database and generated secrets)
+    /// and the configs rendered for them. Kept across runs; one stack at a time
+    /// (a second one on the same folder is refused). Default:
+    /// $XDG_STATE_HOME/model-server/stack, else ~/.local/state/model-server/stack.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Use a fresh temporary data dir instead, removed when the stack stops
+    /// cleanly (kept for inspection after a failure): nothing is kept for the
+    /// next run.
+    #[arg(long, conflicts_with = "data_dir")]
+    pub ephemeral: bool,
     /// Folder holding the repository's `monitoring/` and `dashboards/`. Default: the
     /// current directory, else `<binary dir>/../share/model-server`.
     #[arg(long, env = "MODEL_SERVER_CONFIG_DIR", value_name = "DIR")]
@@ -110,4 +121,51 @@ pub struct StackArgs {
     /// How long each service may take to become ready.
     #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
     pub ready_timeout: Duration,
+
+    /// Wait before a child that exited is started again. It doubles with each
+    /// restart of that child within --restart-window, up to --restart-delay-max.
+    #[arg(long, default_value = "1s", value_name = "DURATION",
+          value_parser = parse_positive_duration, help_heading = RESTARTS)]
+    pub restart_delay: Duration,
+    /// Longest wait between restarts (at least --restart-delay).
+    #[arg(long, default_value = "30s", value_name = "DURATION",
+          value_parser = parse_positive_duration, help_heading = RESTARTS)]
+    pub restart_delay_max: Duration,
+    /// Restarts older than this are forgotten: they no longer lengthen the wait
+    /// nor count against --restart-limit.
+    #[arg(long, default_value = "5m", value_name = "DURATION",
+          value_parser = parse_positive_duration, help_heading = RESTARTS)]
+    pub restart_window: Duration,
+    /// The restart budget of each monitoring child (node-exporter, Prometheus,
+    /// Alertmanager, Grafana): at most this many restarts within --restart-window;
+    /// its next exit stops the stack. The model servers are restarted without
+    /// limit: their being down is what the alerts report.
+    #[arg(long, default_value_t = 5, value_name = "N", help_heading = RESTARTS)]
+    pub restart_limit: u32,
+}
+
+const RESTARTS: &str = "Restarts";
+
+impl StackArgs {
+    /// The restart policy of a child with this role.
+    pub fn restart_policy(&self, role: Role) -> Policy {
+        Policy {
+            first_delay: self.restart_delay,
+            max_delay: self.restart_delay_max.max(self.restart_delay),
+            window: self.restart_window,
+            limit: match role {
+                Role::Monitored => None,
+                Role::Monitoring => Some(self.restart_limit),
+            },
+        }
+    }
+
+    /// The data dir the flags ask for.
+    pub fn data_choice(&self) -> Choice {
+        match (&self.data_dir, self.ephemeral) {
+            (_, true) => Choice::Ephemeral,
+            (Some(dir), false) => Choice::Dir(dir.clone()),
+            (None, false) => Choice::Default,
+        }
+    }
 }

@@ -4,23 +4,42 @@
 //! injection so the load test can produce 5xx), Alertmanager, Prometheus and
 //! Grafana on loopback with the repository's configs, waits for each to be ready,
 //! prints their URLs last, prefixes their logs (warnings only unless --verbose),
-//! and stops them all on Ctrl-C or SIGTERM. A child that dies stops the stack with
-//! a message naming it. This is also what `nix run .#stack` runs.
+//! and stops them all on Ctrl-C, SIGTERM or SIGHUP. A child that dies during
+//! start-up stops the stack with a message naming it. Once everything runs, a
+//! child that exits is restarted with backoff (`restart`): a model server without
+//! limit, so that the monitoring outlives what it monitors and reports it down;
+//! a monitoring child within its budget, whose exhaustion stops the stack.
+//! This is also what `nix run .#stack` runs.
 //!
-//! This module owns the errors and the run itself; the rooms: `args` (the flags),
-//! `binaries` (finding the programs), `services` (the service table and the URL
-//! table), `layout` (the data dir and its files), `prometheus_config` (remote
-//! write and external labels), `envsubst` (the Alertmanager template), `supervisor`
-//! (the children), `probe` (readiness and free ports).
+//! This module owns the errors and the run itself; the rooms:
+//! - `args`: the flags; `ports`: the services' ports and their checks;
+//! - `config_dir`: finding the repository's configs; `binaries`: finding the programs;
+//! - `configs`: the children's configs rendered into the data dir, with
+//!   `targets` (file_sd), `prometheus_config` (remote write and external labels)
+//!   and `envsubst` (the Alertmanager template);
+//! - `secrets`: the notification secrets; `tokens`: the secrets the stack makes;
+//! - `state`: the data dir (persistent by default, locked, versioned);
+//! - `files`: copies and private files;
+//! - `services`: the service table and the URL table;
+//! - `supervisor`: the children; `restart`: backoff and budgets;
+//! - `probe`: readiness and free ports.
 
 mod args;
 mod binaries;
+mod config_dir;
+mod configs;
 pub mod envsubst;
-pub mod layout;
+pub mod files;
+mod ports;
 mod probe;
 pub mod prometheus_config;
+mod restart;
+mod secrets;
 mod services;
+mod state;
 mod supervisor;
+mod targets;
+mod tokens;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,8 +47,9 @@ use std::time::{Duration, Instant};
 
 pub use args::StackArgs;
 use binaries::Binaries;
-use layout::Ports;
+use ports::Ports;
 use prometheus_config::Additions;
+use restart::{Decision, Restarts};
 use services::os;
 use services::Service;
 use supervisor::{describe, Kind, Spec, Supervisor};
@@ -73,6 +93,17 @@ pub enum StackError {
     ConfigDir(String),
     #[error("--data-dir {} is a file, not a directory; pass a directory (it is created when missing)", path.display())]
     DataDirIsFile { path: PathBuf },
+    #[error("no folder for the stack's data: neither XDG_STATE_HOME nor HOME is an absolute path; pass --data-dir DIR or --ephemeral")]
+    NoDefaultDataDir,
+    #[error("cannot create the default data dir {} (from XDG_STATE_HOME or HOME); pass --data-dir DIR or --ephemeral", path.display())]
+    DefaultDataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is in use by another `model-server stack` ({holder}): stop it, or give this one its own folder with --data-dir DIR or --ephemeral", path.display())]
+    DataDirBusy { path: PathBuf, holder: String },
+    #[error("{} was laid out by another version of model-server (state version {found:?}; this one reads {}): run that version, or pass another --data-dir", path.display(), state::STATE_VERSION)]
+    OtherStateVersion { path: PathBuf, found: String },
     // The OS error is the source, not part of the message: `main` prints the
     // chain (`{:#}`), which would show it twice.
     #[error("{}", path.display())]
@@ -96,8 +127,15 @@ pub enum StackError {
         url: String,
         timeout: Duration,
     },
-    #[error("{name} exited unexpectedly ({status}); stopped the rest of the stack")]
-    ChildDied { name: String, status: String },
+    #[error("cannot draw random bytes from the operating system: {0}")]
+    Random(getrandom::Error),
+    #[error("{name} exited ({status}) after {restarts} restarts within {}, its restart budget (--restart-limit, --restart-window); stopped the rest of the stack", humantime::format_duration(*window))]
+    RestartBudgetSpent {
+        name: String,
+        status: String,
+        restarts: u32,
+        window: Duration,
+    },
 }
 
 /// Runs the stack until Ctrl-C/SIGTERM (Ok) or until a child dies (Err).
@@ -112,7 +150,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     };
     ports.validate()?;
     let additions = prometheus_config::from_flags(&args)?;
-    let config_dir = layout::find_config_dir(args.config_dir.as_deref())?;
+    let config_dir = config_dir::find(args.config_dir.as_deref())?;
     let config_dir = std::fs::canonicalize(&config_dir).map_err(|source| StackError::Io {
         path: config_dir.clone(),
         source,
@@ -121,43 +159,18 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     // Resolve every binary before starting anything.
     let binaries = Binaries::resolve(&args)?;
 
-    // Data dir.
-    let temp = match &args.data_dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
-                .prefix("model-server-stack-")
-                .tempdir()
-                .map_err(|source| StackError::Io {
-                    path: std::env::temp_dir(),
-                    source,
-                })?,
-        ),
-    };
-    let data_dir = match (&args.data_dir, &temp) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(t)) => t.path().to_owned(),
-        (None, None) => unreachable!("a temp dir is made when no --data-dir is given"),
-    };
-    if data_dir.exists() && !data_dir.is_dir() {
-        return Err(StackError::DataDirIsFile { path: data_dir });
-    }
-    std::fs::create_dir_all(&data_dir).map_err(|source| StackError::Io {
-        path: data_dir.clone(),
-        source,
-    })?;
+    let data = state::DataDir::open(&args.data_choice())?;
+    let data_dir = data.path().to_owned();
     let grafana_url = format!("http://127.0.0.1:{}", ports.grafana);
 
-    let prom_dir = data_dir.join("prometheus");
-    layout::copy_dir(&config_dir.join("monitoring/prometheus"), &prom_dir)?;
-    layout::write_targets(&prom_dir, &ports)?;
-    layout::derive_prometheus_config(&prom_dir.join("prometheus.yml"), &additions)?;
-    let am_dir = data_dir.join("alertmanager");
-    layout::copy_dir(&config_dir.join("monitoring/alertmanager"), &am_dir)?;
-    layout::render_alertmanager(
-        &config_dir.join("monitoring/alertmanager/alertmanager.yml"),
-        &am_dir.join("alertmanager.yml"),
-        &[("GRAFANA_URL", grafana_url.clone())],
+    let rendered = configs::render(
+        &configs::Inputs {
+            repo: &config_dir,
+            ports: &ports,
+            additions: &additions,
+            grafana_url: &grafana_url,
+        },
+        &data_dir.join("config"),
     )?;
 
     let services = services::table(&services::Context {
@@ -166,6 +179,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         ports: &ports,
         config_dir: &config_dir,
         data_dir: &data_dir,
+        rendered: &rendered,
         grafana_url: &grafana_url,
     })?;
 
@@ -181,10 +195,10 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
         }
     }
 
-    println!("data dir: {}", data_dir.display());
+    println!("data dir: {} ({})", data_dir.display(), data.describe());
     println!("configs:  {}", config_dir.display());
-    for secret in layout::NOTIFICATION_SECRETS {
-        let state = if layout::secret(secret.name)?.is_some() {
+    for secret in secrets::NOTIFICATION_SECRETS {
+        let state = if secrets::secret(secret.name)?.is_some() {
             "set"
         } else {
             "not set (notifications to it go nowhere)"
@@ -203,16 +217,7 @@ pub async fn run(args: StackArgs) -> Result<(), StackError> {
     )
     .await;
     supervisor.stop_all(Duration::from_secs(10)).await;
-    if outcome.is_ok() {
-        if let Some(temp) = temp {
-            drop(temp);
-            println!("removed {}", data_dir.display());
-        }
-    } else if let Some(temp) = temp {
-        // Keep the data for a post-mortem.
-        let kept = temp.keep();
-        eprintln!("kept the data dir for inspection: {}", kept.display());
-    }
+    data.close(outcome.is_ok());
     outcome
 }
 
@@ -242,7 +247,7 @@ async fn start_and_watch(
     };
     tokio::pin!(shutdown);
     for service in services {
-        supervisor.spawn(service.spec.clone())?;
+        let pid = supervisor.spawn(service.spec.clone())?;
         let addr = SocketAddr::from(([127, 0, 0, 1], service.port));
         let started = Instant::now();
         let mut last_note = Instant::now();
@@ -255,7 +260,7 @@ async fn start_and_watch(
             }
             if probe::http_status(addr, service.ready_path).await == Some(200) {
                 println!(
-                    "{:>width$} | ready after {:.1}s",
+                    "{:>width$} | ready after {:.1}s (pid {pid})",
                     service.spec.name,
                     started.elapsed().as_secs_f64()
                 );
@@ -299,16 +304,75 @@ async fn start_and_watch(
         }
     }
 
+    watch(supervisor, services, args, &mut shutdown).await
+}
+
+/// Runs until `shutdown` (Ok) or until a monitoring child spends its restart
+/// budget (Err), restarting what exits.
+async fn watch(
+    supervisor: &mut Supervisor,
+    services: &[Service],
+    args: &StackArgs,
+    shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
+) -> Result<(), StackError> {
+    let width = supervisor.width();
+    let mut restarts: Vec<Restarts> = services
+        .iter()
+        .map(|s| Restarts::new(args.restart_policy(s.role)))
+        .collect();
+    // (when, which service) of the restarts waiting for their delay.
+    let mut pending: Vec<(tokio::time::Instant, usize)> = Vec::new();
     loop {
+        let next = pending.iter().map(|(when, _)| *when).min();
+        // Evaluated even while the branch is disabled: any instant will do then.
+        let wake = next.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            () = &mut shutdown => return Ok(()),
+            () = &mut *shutdown => return Ok(()),
             exited = supervisor.exited() => {
                 let status = describe(exited.status);
-                if exited.kind == Kind::Job {
+                let index = services.iter().position(|s| s.spec.name == exited.name);
+                let (Kind::Service, Some(index)) = (exited.kind, index) else {
+                    // A job (the load generator): done, and not restarted.
                     println!("{:>width$} | finished ({status}); the stack keeps running", exited.name);
                     continue;
+                };
+                let history = &mut restarts[index];
+                match history.on_exit() {
+                    Decision::Restart { attempt, delay } => {
+                        let budget = match history.policy().limit {
+                            Some(limit) => format!(
+                                " of {limit} within {}",
+                                humantime::format_duration(history.policy().window)
+                            ),
+                            None => String::new(),
+                        };
+                        println!(
+                            "{:>width$} | exited ({status}); restart {attempt}{budget} in {}",
+                            exited.name,
+                            humantime::format_duration(delay)
+                        );
+                        pending.push((tokio::time::Instant::now() + delay, index));
+                    }
+                    Decision::GiveUp { restarts } => {
+                        return Err(StackError::RestartBudgetSpent {
+                            name: exited.name,
+                            status,
+                            restarts,
+                            window: history.policy().window,
+                        });
+                    }
                 }
-                return Err(StackError::ChildDied { name: exited.name, status });
+            }
+            () = tokio::time::sleep_until(wake), if next.is_some() => {
+                let now = tokio::time::Instant::now();
+                let (due, later): (Vec<_>, Vec<_>) =
+                    pending.into_iter().partition(|(when, _)| *when <= now);
+                pending = later;
+                for (_, index) in due {
+                    let spec = services[index].spec.clone();
+                    let pid = supervisor.spawn(spec)?;
+                    println!("{:>width$} | restarted (pid {pid})", services[index].spec.name);
+                }
             }
         }
     }

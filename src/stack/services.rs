@@ -5,14 +5,18 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::binaries::{grafana_home, Binaries};
-use super::layout::{self, Ports};
+use super::configs::Rendered;
+use super::ports::Ports;
 use super::prometheus_config::{self, Additions};
+use super::restart::Role;
 use super::supervisor::{Kind, Spec};
-use super::{StackArgs, StackError};
+use super::{secrets, tokens, StackArgs, StackError};
 
 /// One service of the stack, as resolved before anything starts.
 pub struct Service {
     pub spec: Spec,
+    /// How it is restarted when it exits.
+    pub role: Role,
     pub port: u16,
     /// The flag that sets `port`, named when the port is busy.
     pub flag: &'static str,
@@ -35,6 +39,7 @@ pub struct Context<'a> {
     pub ports: &'a Ports,
     pub config_dir: &'a Path,
     pub data_dir: &'a Path,
+    pub rendered: &'a Rendered,
     pub grafana_url: &'a str,
 }
 
@@ -65,8 +70,8 @@ fn quiet(cx: &Context) -> bool {
 /// Every service to start, in start order.
 pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
     let (args, binaries, ports) = (cx.args, cx.binaries, cx.ports);
-    let prom_dir = cx.data_dir.join("prometheus");
-    let am_dir = cx.data_dir.join("alertmanager");
+    let prom_data = cx.data_dir.join("prometheus/data");
+    let am_data = cx.data_dir.join("alertmanager/data");
     let quiet = quiet(cx);
     let mut services = Vec::new();
     services.push(Service {
@@ -88,6 +93,7 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             env: vec![],
             kind: Kind::Service,
         },
+        role: Role::Monitoring,
         port: ports.node_exporter,
         flag: "node-exporter-port",
         // Its landing page: a probe that reads only the status line of /metrics
@@ -117,6 +123,7 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
                     env: vec![],
                     kind: Kind::Service,
                 },
+                role: Role::Monitored,
                 port,
                 flag: "server-port",
                 ready_path: "/readyz",
@@ -130,8 +137,11 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             name: "alertmanager".to_owned(),
             program: binaries.alertmanager.clone(),
             args: vec![
-                path_arg("--config.file=", &am_dir.join("alertmanager.yml")),
-                path_arg("--storage.path=", &am_dir.join("data")),
+                path_arg(
+                    "--config.file=",
+                    &cx.rendered.alertmanager.join("alertmanager.yml"),
+                ),
+                path_arg("--storage.path=", &am_data),
                 OsString::from(format!(
                     "--web.listen-address=127.0.0.1:{}",
                     ports.alertmanager
@@ -148,6 +158,7 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             env: vec![],
             kind: Kind::Service,
         },
+        role: Role::Monitoring,
         port: ports.alertmanager,
         flag: "alertmanager-port",
         ready_path: "/-/ready",
@@ -159,8 +170,11 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             name: "prometheus".to_owned(),
             program: binaries.prometheus.clone(),
             args: vec![
-                path_arg("--config.file=", &prom_dir.join("prometheus.yml")),
-                path_arg("--storage.tsdb.path=", &prom_dir.join("data")),
+                path_arg(
+                    "--config.file=",
+                    &cx.rendered.prometheus.join("prometheus.yml"),
+                ),
+                path_arg("--storage.tsdb.path=", &prom_data),
                 OsString::from(format!(
                     "--web.listen-address=127.0.0.1:{}",
                     ports.prometheus
@@ -177,6 +191,7 @@ pub fn table(cx: &Context) -> Result<Vec<Service>, StackError> {
             env: vec![],
             kind: Kind::Service,
         },
+        role: Role::Monitoring,
         port: ports.prometheus,
         flag: "prometheus-port",
         ready_path: "/-/ready",
@@ -197,11 +212,14 @@ fn grafana_service(binary: &Path, cx: &Context) -> Result<Service, StackError> {
         let path = dir.join(sub);
         std::fs::create_dir_all(&path).map_err(|source| StackError::Io { path, source })?;
     }
-    // Local-only secrets, generated once per data dir, never printed.
+    // Local-only secrets, generated once per data dir and reused, never printed.
     let secret_file = |name: &str| -> Result<PathBuf, StackError> {
         let path = dir.join(name);
-        if !path.exists() {
-            layout::write_private(&path, layout::random_token().as_bytes())?;
+        if tokens::ensure(&path)? == tokens::Found::Tightened {
+            println!(
+                "warning: {} was readable by other users; made it 0600",
+                path.display()
+            );
         }
         Ok(path)
     };
@@ -259,8 +277,8 @@ fn grafana_service(binary: &Path, cx: &Context) -> Result<Service, StackError> {
     ];
     // The contact points read the notification secrets with $__env{}; Grafana has no
     // default syntax and refuses empty ones, so unset secrets get placeholders.
-    for secret in layout::NOTIFICATION_SECRETS {
-        let value = layout::secret(secret.name)?.unwrap_or_else(|| secret.placeholder.to_owned());
+    for secret in secrets::NOTIFICATION_SECRETS {
+        let value = secrets::secret(secret.name)?.unwrap_or_else(|| secret.placeholder.to_owned());
         env.push((secret.name.to_owned(), value.into()));
     }
     if quiet(cx) {
@@ -274,6 +292,7 @@ fn grafana_service(binary: &Path, cx: &Context) -> Result<Service, StackError> {
             env,
             kind: Kind::Service,
         },
+        role: Role::Monitoring,
         port: ports.grafana,
         flag: "grafana-port",
         ready_path: "/api/health",

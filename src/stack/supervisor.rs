@@ -1,6 +1,7 @@
 //! The stack's supervisor: owns the child processes, spawns them with prefixed
-//! logs, watches their exits, stops them (SIGTERM, then SIGKILL after a grace
-//! period), and kills what is left when it is dropped.
+//! logs (again, in the same slot, when one is restarted), watches their exits,
+//! stops them (SIGTERM, then SIGKILL after a grace period), and kills what is
+//! left when it is dropped. When to restart is `restart`'s business.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -102,8 +103,9 @@ impl Supervisor {
     }
 
     /// Starts a child in its own process group (so a terminal's Ctrl-C reaches only
-    /// the stack, which then stops children in order), dying with the stack.
-    pub fn spawn(&mut self, spec: Spec) -> Result<(), StackError> {
+    /// the stack, which then stops children in order), dying with the stack, and
+    /// returns its pid. A child of the same name that has exited is replaced.
+    pub fn spawn(&mut self, spec: Spec) -> Result<u32, StackError> {
         let mut command = Command::new(&spec.program);
         command
             .args(&spec.args)
@@ -133,13 +135,22 @@ impl Supervisor {
         if let Some(err) = child.stderr.take() {
             tokio::spawn(pump(err, prefix));
         }
-        self.children.push(Running {
+        let pid = child.id().unwrap_or_default();
+        let running = Running {
             name: spec.name,
             kind: spec.kind,
             child,
             exit: None,
-        });
-        Ok(())
+        };
+        match self
+            .children
+            .iter_mut()
+            .find(|c| c.name == running.name && c.exit.is_some())
+        {
+            Some(slot) => *slot = running,
+            None => self.children.push(running),
+        }
+        Ok(pid)
     }
 
     /// Width of the name column of the children's log lines.

@@ -2,6 +2,7 @@
 (node-exporter, Prometheus, Alertmanager) on free loopback ports, with a test
 overlay of the repo's configs that only shortens intervals."""
 
+import json
 import os
 import random
 import re
@@ -114,6 +115,8 @@ class Stack:
                 port = free_port()
             self.ports[name] = port
         self.log_path = tmp / "stack.log"
+        # The data dir flags; [] runs on the default (per-user) data dir.
+        self.data_args = ["--data-dir", str(tmp / "data")]
         self.proc = None
 
     def server_ports(self):
@@ -123,7 +126,7 @@ class Stack:
         """Starts `model-server stack` on the overlay in tmp/config and waits for its URL table."""
         log = open(self.log_path, "w")
         args = [str(BIN), "stack", "--config-dir", str(self.tmp / "config"),
-                "--data-dir", str(self.tmp / "data"), *extra_args]
+                *self.data_args, *extra_args]
         for name, port in self.ports.items():
             args += [f"--{name}-port", str(port)]
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
@@ -174,6 +177,36 @@ class Stack:
         return [series["value"][1] for series in data["result"]]
 
 
+def notification_env(receivers):
+    """The environment with Slack, Discord and Telegram pointed at the mock receivers."""
+    env = dict(os.environ)
+    env.update({
+        "SLACK_WEBHOOK_URL": receivers.url("/slack"),
+        "DISCORD_WEBHOOK_URL": receivers.url("/discord"),
+        "TELEGRAM_API_URL": receivers.url("/telegram"),
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_CHAT_ID": TELEGRAM_CHAT,
+    })
+    return env
+
+
+def alert_posts(receivers, alertname, status, since=0):
+    """Notifications about `alertname` in `status` ("firing" or "resolved") among the
+    receivers' posts from number `since` on: {service: (path, body)}, the first of each."""
+    found = {}
+    for path, body in receivers.snapshot()[since:]:
+        text = json.dumps(body)
+        if alertname not in text:
+            continue
+        service = path.split("/")[1]
+        if service not in ("slack", "discord", "telegram"):
+            continue
+        # Titles read "[FIRING:1] ModelServerDown ..." or "[RESOLVED] ModelServerDown ...".
+        if f"[{status.upper()}" in text:
+            found.setdefault(service, (path, body))
+    return found
+
+
 @pytest.fixture(scope="module")
 def receivers():
     with Receivers() as r:
@@ -195,16 +228,8 @@ def stack(tmp_path_factory, receivers):
     server_log = open(tmp / "server.log", "w")
     s.server = Server(s.ports["server"], server_log)
     s.server.start()
-    env = dict(os.environ)
-    env.update({
-        "SLACK_WEBHOOK_URL": receivers.url("/slack"),
-        "DISCORD_WEBHOOK_URL": receivers.url("/discord"),
-        "TELEGRAM_API_URL": receivers.url("/telegram"),
-        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
-        "TELEGRAM_CHAT_ID": TELEGRAM_CHAT,
-    })
     try:
-        yield from running(s, ["--no-server"], env)
+        yield from running(s, ["--no-server"], notification_env(receivers))
     finally:
         if s.server.proc.poll() is None:
             s.server.stop()

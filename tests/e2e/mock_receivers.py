@@ -2,10 +2,16 @@
 
 Each POST is recorded as (path, parsed JSON body) and answered the way the real
 service answers, so Alertmanager counts the notification as delivered.
+
+Run as a program (`python3 tests/e2e/mock_receivers.py [PORT]`), it serves on
+127.0.0.1:PORT (default 5001) and prints each notification as it arrives, with the
+environment to give `model-server stack` so that Alertmanager posts to it.
 """
 
 import json
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -14,7 +20,7 @@ class _Recorder:
     `self.record(request, body)` gives it and answers what `self.answer(path, n)`
     returns, as (status, JSON payload bytes or b"")."""
 
-    def __init__(self):
+    def __init__(self, port=0):
         self.posts = []
         self._lock = threading.Lock()
         recorder = self
@@ -38,7 +44,7 @@ class _Recorder:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -140,3 +146,39 @@ def snappy_decompress(data):
     if len(out) != length:
         raise ValueError(f"snappy: decoded {len(out)} bytes, header says {length}")
     return bytes(out)
+
+
+def _headline(body):
+    """The title line of a Slack, Discord or Telegram notification."""
+    if isinstance(body, dict):
+        for attachment in body.get("attachments") or []:
+            return attachment.get("title") or ""
+        for embed in body.get("embeds") or []:
+            return embed.get("title") or ""
+        if "text" in body:
+            return str(body["text"]).splitlines()[0] if body["text"] else ""
+    return json.dumps(body)[:200]
+
+
+def main(port):
+    with Receivers(port) as receivers:
+        print("export SLACK_WEBHOOK_URL=" + receivers.url("/slack"))
+        print("export DISCORD_WEBHOOK_URL=" + receivers.url("/discord"))
+        print("export TELEGRAM_API_URL=" + receivers.url("/telegram"))
+        print("export TELEGRAM_BOT_TOKEN=123456:mock TELEGRAM_CHAT_ID=1")
+        print("waiting for notifications (Ctrl-C stops)", flush=True)
+        shown = 0
+        try:
+            while True:
+                posts = receivers.snapshot()
+                for path, body in posts[shown:]:
+                    service = path.split("/")[1]
+                    print(f"{time.strftime('%H:%M:%S')} {service:<8} {_headline(body)}", flush=True)
+                shown = len(posts)
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5001)

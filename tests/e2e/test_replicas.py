@@ -58,7 +58,7 @@ def test_the_url_table_lists_every_replica_last(replicas):
     for i, port in enumerate(replicas.server_ports(), start=1):
         assert f"\nmodel-server-{i}  http://127.0.0.1:{port} " in table, table
         assert f"model-server-{i} | ready after" in log, log[-3000:]
-    targets = json.loads((replicas.tmp / "data/prometheus/targets/model-server.json").read_text())
+    targets = json.loads((replicas.tmp / "data/config/prometheus/targets/model-server.json").read_text())
     assert targets == [{"targets": instances(replicas)}], targets
 
 
@@ -131,7 +131,7 @@ def test_remote_write_reaches_the_store_with_the_external_labels(replicas, store
 
 
 def test_the_derived_config_passes_promtool_and_the_repo_file_is_untouched(replicas):
-    derived = replicas.tmp / "data/prometheus/prometheus.yml"
+    derived = replicas.tmp / "data/config/prometheus/prometheus.yml"
     text = derived.read_text()
     assert "remote_write:" in text and f'"cluster":"{CLUSTER}"' in text, text
     check = subprocess.run(["promtool", "check", "config", str(derived)],

@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 
-from conftest import REPO, TELEGRAM_CHAT, TELEGRAM_TOKEN, http, wait_until
+from conftest import REPO, TELEGRAM_CHAT, TELEGRAM_TOKEN, alert_posts, http, wait_until
 
 sys.path.insert(0, str(REPO / "monitoring/tests"))
 import dashboard_queries  # noqa: E402
@@ -97,32 +97,11 @@ def test_every_dashboard_query_returns_finite_data(stack):
     assert not broken, "non-finite values:\n" + "\n".join(map(str, broken))
 
 
-def _down_posts(receivers, status):
-    """Notifications about ModelServerDown in the given status, by service."""
-    found = {}
-    for path, body in receivers.snapshot():
-        text = json.dumps(body)
-        if "ModelServerDown" not in text:
-            continue
-        if path.startswith("/slack"):
-            service = "slack"
-        elif path.startswith("/discord"):
-            service = "discord"
-        elif path.startswith("/telegram"):
-            service = "telegram"
-        else:
-            continue
-        # Titles read "[FIRING:1] ModelServerDown ..." or "[RESOLVED] ModelServerDown ...".
-        if f"[{status.upper()}" in text:
-            found.setdefault(service, (path, body))
-    return found
-
-
 def test_down_alert_reaches_every_receiver_and_resolves(stack, receivers):
     stack.server.stop()
     firing = wait_until(
         "ModelServerDown on Slack, Telegram and Discord",
-        lambda: (lambda f: f if len(f) == 3 else None)(_down_posts(receivers, "firing")),
+        lambda: (lambda f: f if len(f) == 3 else None)(alert_posts(receivers, "ModelServerDown", "firing")),
         timeout=90,
     )
     # Payload shapes each service expects.
@@ -139,6 +118,6 @@ def test_down_alert_reaches_every_receiver_and_resolves(stack, receivers):
     stack.server.start()
     wait_until(
         "ModelServerDown resolved on Slack, Telegram and Discord",
-        lambda: (lambda f: f if len(f) == 3 else None)(_down_posts(receivers, "resolved")),
+        lambda: (lambda f: f if len(f) == 3 else None)(alert_posts(receivers, "ModelServerDown", "resolved")),
         timeout=90,
     )
