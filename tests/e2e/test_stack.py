@@ -135,6 +135,7 @@ def test_down_alert_reaches_every_receiver_and_resolves(stack, receivers):
     assert discord["embeds"][0]["title"] and discord["embeds"][0]["description"], discord
     for _, body in firing.values():
         assert "/d/model-server" in json.dumps(body), "no dashboard link"
+        assert "runbooks.md#modelserverdown" in json.dumps(body), "no runbook link"
 
     stack.server.start()
     wait_until(
