@@ -6,7 +6,7 @@ queries select node-exporter's job and `$node`. Panel ids are stable: Grafana's
 alert rules link to them (rules.Grafana.panel), and so may bookmarks.
 """
 from . import fmt
-from .panels import (GREEN, TEXT, alertlist, bargauge, gauge, heatmap, layout, negative_y, piechart, query, row,
+from .panels import (TEXT, alertlist, bargauge, gauge, heatmap, layout, negative_y, piechart, query, row,
                      stat, steps, timeseries)
 
 # node-mixin's device and filesystem selectors: real block devices and filesystems only.
@@ -36,12 +36,13 @@ def dashboard(c):
     node = 'job="%s", %s=~"$node"' % (c.node_job, i)  # the host's
     by_i = "{{%s}}" % i  # legend: one line per replica
     rate = lambda metric, extra="": "rate(%s{%s%s}[$__rate_interval])" % (metric, ms, extra)  # noqa: E731
+
     def ratio_5xx(by=None):
         """5xx / all requests but 499; 0, not absent, while no 5xx series exists."""
         agg = "sum by (%s) " % by if by else "sum"
         zero = "0 * %s(%s)" % (agg, rate("requests_total")) if by else "vector(0)"
-        return "(%s(%s) or %s) / %s(%s)" % (agg, rate("requests_total", ', status=~"5.."'), zero, agg,
-                                             rate("requests_total", ', status!="499"'))
+        errors, answered = rate("requests_total", ', status=~"5.."'), rate("requests_total", ', status!="499"')
+        return "(%s(%s) or %s) / %s(%s)" % (agg, errors, zero, agg, answered)
 
     quantiles = lambda metric, by="le": [  # noqa: E731
         query("histogram_quantile(%s, sum by (%s) (%s))" % (q, by, rate(metric)), "p%d" % round(q * 100))

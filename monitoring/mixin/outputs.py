@@ -33,7 +33,8 @@ def local(c):
         "monitoring/prometheus/prometheus.yml": to_yaml(configs.prometheus(c), "monitoring/mixin/configs.py",
                                                         configs.PROMETHEUS_COMMENT),
         "monitoring/alertmanager/alertmanager.yml": to_yaml(
-            configs.alertmanager(c, {g.service: g.down_alert for g in groups if g.down_alert}), "monitoring/mixin/configs.py", configs.ALERTMANAGER_COMMENT),
+            configs.alertmanager(c, {g.service: g.down_alert for g in groups if g.down_alert}),
+            "monitoring/mixin/configs.py", configs.ALERTMANAGER_COMMENT),
         "monitoring/grafana/provisioning/datasources/prometheus.yaml": to_yaml(
             configs.datasource(c), "monitoring/mixin/configs.py", configs.DATASOURCE_COMMENT),
         "monitoring/grafana/provisioning/alerting/rules.yaml": to_yaml(

@@ -128,8 +128,8 @@ def layout(rows):
     left to right, wrapping to a new line when the next one does not fit."""
     out, y = [], 0
     for r in rows:
-        out.append({**{k: v for k, v in r.items() if k != "panels"}, "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y},
-                    "panels": []})
+        header = {k: v for k, v in r.items() if k != "panels"}
+        out.append({**header, "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y}, "panels": []})
         y += 1
         x, line_height = 0, 0
         for p in r["panels"]:

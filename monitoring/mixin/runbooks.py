@@ -30,8 +30,8 @@ def markdown(c, groups):
     ]
     for name, variants in by_name.items():
         for g, a in variants:
-            out.append("| [%s](#%s) | %s | %s | %s |" % (name, a.anchor(), a.severity, a.for_,
-                                                        readable(a.to_yaml(c, g.service)["annotations"]["description"])))
+            when = readable(a.to_yaml(c, g.service)["annotations"]["description"])
+            out.append("| [%s](#%s) | %s | %s | %s |" % (name, a.anchor(), a.severity, a.for_, when))
     for name, variants in by_name.items():
         g = variants[0][0]
         out += ["", "## %s" % name, "",

@@ -72,7 +72,9 @@ def test_a_new_job_name_and_instance_label_reach_every_rule_and_test(tmp_path):
     c = dataclasses.replace(config.LOCAL, model_server_job="ms-test", node_job="host", instance_label="pod")
     files = outputs.local(c)
     before = outputs.local(config.LOCAL)
-    for old, new in (('job="model-server"', 'job="ms-test"'), ('job="node"', 'job="host"')):
+    renames = (('job="%s"' % config.LOCAL.model_server_job, 'job="ms-test"'),
+               ('job="%s"' % config.LOCAL.node_job, 'job="host"'))
+    for old, new in renames:
         count = lambda fs, s: sum(t.count(s) + t.count(s.replace('"', '\\"')) for t in fs.values())  # noqa: E731
         assert count(before, old) > 20 and count(files, old) == 0
         assert count(files, new) == count(before, old)
@@ -88,12 +90,13 @@ def test_a_new_job_name_and_instance_label_reach_every_rule_and_test(tmp_path):
 
 
 def test_thresholds_reach_the_prose(tmp_path):
-    c = dataclasses.replace(config.LOCAL, latency_p99_seconds=0.25, fast_burn_factor=10)
+    c = dataclasses.replace(config.LOCAL, slo=0.995, latency_p99_seconds=0.25, fast_burn_factor=10)
     files, before = outputs.local(c), outputs.local(config.LOCAL)
     rules = yaml.safe_load(files["monitoring/prometheus/rules/model-server.yml"])["groups"][0]["rules"]
     latency = next(r for r in rules if r.get("alert") == "ModelServerHighLatencyP99")
     assert "> 0.25" in latency["expr"] and "above 250ms" in latency["annotations"]["description"]
-    fast = next(r for r in rules if r.get("alert") == "ModelServerHighErrorRate" and r["labels"]["severity"] == "critical")
+    fast = next(r for r in rules
+                if r.get("alert") == "ModelServerHighErrorRate" and r["labels"]["severity"] == "critical")
     assert "(10 * 0.005)" in fast["expr"] and "more than 5% over" in fast["annotations"]["description"]
     assert "10 x the 0.5% error budget" in files["docs/runbooks.md"]
     assert "fast burn pages above 5%" in files["dashboards/model-server.json"]

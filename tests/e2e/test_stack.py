@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 
-from conftest import REPO, TELEGRAM_CHAT, TELEGRAM_TOKEN, http, wait_until
+from conftest import MS, REPO, TELEGRAM_CHAT, TELEGRAM_TOKEN, http, wait_until
 
 sys.path.insert(0, str(REPO / "monitoring/tests"))
 import dashboard_queries  # noqa: E402
@@ -58,12 +58,12 @@ def test_counts_in_prometheus_match_the_traffic_sent(stack):
     expected = dict(sent)
 
     def prometheus_counts():
-        result = stack.query('sum by (status) (requests_total{job="model-server"})')
+        result = stack.query('sum by (status) (requests_total{%s})' % MS)
         got = {r["metric"]["status"]: round(float(r["value"][1])) for r in result}
         return got if got == expected else None
 
     wait_until(f"Prometheus to see {expected}", prometheus_counts, timeout=30)
-    predicted = stack.query('sum(predictions_total{job="model-server"})')
+    predicted = stack.query('sum(predictions_total{%s})' % MS)
     assert round(float(predicted[0]["value"][1])) == rows
 
 

@@ -53,6 +53,14 @@ class Grafana:
     window_seconds: int = 600  # the query's relativeTimeRange
 
 
+def grafana_none_up(uid, selector, panel, summary, description):
+    """A Grafana mirror of a "no target answers" alert: the number of targets of
+    `selector` that answer, alerting below 1, and also when there is no data."""
+    return Grafana(uid=uid, expr="sum(up{%s}) or vector(0)" % selector, op="lt", threshold=1, panel=panel,
+                   no_data="Alerting", exec_err="Alerting", window_seconds=300, summary=summary,
+                   description=description)
+
+
 @dataclass(frozen=True)
 class Alert:
     alert: str

@@ -13,7 +13,7 @@ before an answer was sent: neither a success nor a server error). "or 0 * ..."
 keeps the ratio at 0 (not absent) while no 5xx series exists yet.
 """
 from .. import fmt
-from . import Alert, Grafana, Group, Record, prose
+from . import Alert, Grafana, Group, Record, grafana_none_up, prose
 
 ERROR_RATIO = """
     (
@@ -130,16 +130,9 @@ def group(c):
                     start it with `--log-level debug` and fix the cause. If the target list is empty, the file_sd
                     targets file was not written or the ServiceMonitor selects no Service.
                 """),
-                grafana=Grafana(
-                    uid="ms-down",
-                    # number of model-server targets that answer; 0 when none does or none exists
-                    expr="sum(up{%(ms)s}) or vector(0)" % v,
-                    op="lt",
-                    threshold=1,
-                    panel=3,
-                    no_data="Alerting",
-                    exec_err="Alerting",
-                    window_seconds=300,
+                # number of model-server targets that answer; 0 when none does or none exists
+                grafana=grafana_none_up(
+                    "ms-down", v["ms"], panel=3,
                     summary='Model server is down: {{ index .Values "B" }} target(s) up',
                     description="No %s target has answered Prometheus's scrapes for more than %s."
                                 % (c.model_server_job, fmt.words(c.down_for)),

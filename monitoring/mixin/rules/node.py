@@ -6,7 +6,7 @@ Where the platform watches its hosts itself (config.node_alerts false), only the
 recording rules it does not record already are kept (the dashboard reads them).
 """
 from .. import fmt
-from . import Alert, Grafana, Group, Record, prose
+from . import Alert, Group, Record, grafana_none_up, prose
 
 REAL_FILESYSTEMS = (
     'fstype!="", fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|iso9660|fuse.lxcfs",'
@@ -31,7 +31,8 @@ def group(c):
     v = dict(c.v, fs=REAL_FILESYSTEMS, horizon_seconds=fmt.seconds(c.disk_horizon))
     records = [
         Record("instance:node_num_cpu:sum", 'count without (cpu, mode) (node_cpu_seconds_total{mode="idle"})'),
-        Record("instance:node_load5_per_cpu:ratio", "node_load5 / on (job, %(instance)s) instance:node_num_cpu:sum" % v),
+        Record("instance:node_load5_per_cpu:ratio",
+               "node_load5 / on (job, %(instance)s) instance:node_num_cpu:sum" % v),
         Record("instance:node_memory_utilisation:ratio",
                "1 - (node_memory_MemAvailable_bytes / on (job, %(instance)s) node_memory_MemTotal_bytes)" % v),
     ]
@@ -51,15 +52,8 @@ def group(c):
                 listens on the port in targets/node.json; restart it. The model server itself may be fine: check
                 the model-server alerts.
             """),
-            grafana=Grafana(
-                uid="node-exporter-down",
-                expr="sum(up{%(node)s}) or vector(0)" % v,
-                op="lt",
-                threshold=1,
-                panel=31,
-                no_data="Alerting",
-                exec_err="Alerting",
-                window_seconds=300,
+            grafana=grafana_none_up(
+                "node-exporter-down", v["node"], panel=31,
                 summary="node-exporter is down",
                 description="No node-exporter target has answered Prometheus's scrapes for more than %s; host"
                             " panels and host alerts are blind." % fmt.words(c.node_down_for),
