@@ -69,17 +69,18 @@ def promtool(*args, cwd):
 
 def test_a_new_job_name_and_instance_label_reach_every_rule_and_test(tmp_path):
     """Renamed jobs and instance label: no old selector is left, and the rules still pass their tests."""
-    c = dataclasses.replace(config.LOCAL, model_server_job="ms-test", node_job="host", instance_label="pod")
+    ms, node = config.LOCAL.model_server_job + "-renamed", config.LOCAL.node_job + "-renamed"
+    c = dataclasses.replace(config.LOCAL, model_server_job=ms, node_job=node, instance_label="pod")
     files = outputs.local(c)
     before = outputs.local(config.LOCAL)
-    renames = (('job="%s"' % config.LOCAL.model_server_job, 'job="ms-test"'),
-               ('job="%s"' % config.LOCAL.node_job, 'job="host"'))
+    renames = (('job="%s"' % config.LOCAL.model_server_job, 'job="%s"' % ms),
+               ('job="%s"' % config.LOCAL.node_job, 'job="%s"' % node))
     for old, new in renames:
         count = lambda fs, s: sum(t.count(s) + t.count(s.replace('"', '\\"')) for t in fs.values())  # noqa: E731
         assert count(before, old) > 20 and count(files, old) == 0
         assert count(files, new) == count(before, old)
-    assert "job: ms-test" in files["monitoring/prometheus/tests/model-server.test.yml"]
-    assert "job_name: ms-test" in files["monitoring/prometheus/prometheus.yml"]
+    assert "job: %s" % ms in files["monitoring/prometheus/tests/model-server.test.yml"]
+    assert "job_name: %s" % ms in files["monitoring/prometheus/prometheus.yml"]
     assert "sum by (job, pod)" in files["monitoring/prometheus/rules/model-server.yml"]
     assert 'pod=~\\"$instance\\"' in files["dashboards/model-server.json"]
     assert not re.search(r"\binstance\b[=!]", "".join(files[r] for r in files if "/rules/" in r))
