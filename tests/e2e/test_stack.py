@@ -24,7 +24,8 @@ def test_every_target_is_up(stack):
     def both_up():
         result = stack.query("up")
         jobs = {r["metric"]["job"]: r["value"][1] for r in result}
-        return jobs if jobs.get("model-server") == "1" and jobs.get("node") == "1" else None
+        config = dashboard_queries.CONFIG
+        return jobs if jobs.get(config["model_server_job"]) == "1" and jobs.get(config["node_job"]) == "1" else None
 
     wait_until("both targets up", both_up, timeout=60)
 
