@@ -23,6 +23,11 @@
   cfg = config.services.model-server.monitoring;
   inherit (lib) mkEnableOption mkIf mkMerge mkOption types;
 
+  # The monitoring mixin's values (monitoring/mixin/config.py, written out by
+  # monitoring/generate): job names, intervals and placeholders agree with the
+  # rules and the dashboard generated from the same config.
+  mixin = lib.importJSON ../monitoring/config.json;
+
   promCfg = config.services.prometheus;
   rw = cfg.remoteWrite;
   amCfg = config.services.prometheus.alertmanager;
@@ -44,14 +49,9 @@
 
   # Read by the repo's Grafana provisioning files (contact-points.yaml) and the
   # Alertmanager template. Grafana has no default-value syntax and refuses empty
-  # URLs, tokens and chat ids, so unset secrets get the stack's placeholders
-  # (src/stack/secrets.rs, NOTIFICATION_SECRETS); environmentFile overrides them.
-  notificationPlaceholders = {
-    SLACK_WEBHOOK_URL = "http://127.0.0.1:9/unconfigured";
-    TELEGRAM_BOT_TOKEN = "unconfigured";
-    TELEGRAM_CHAT_ID = "-1";
-    DISCORD_WEBHOOK_URL = "http://127.0.0.1:9/unconfigured";
-  };
+  # URLs, tokens and chat ids, so unset secrets get the mixin's placeholders (the
+  # stack's too, src/stack/secrets.rs); environmentFile overrides them.
+  notificationPlaceholders = mixin.placeholders;
 
   # Grafana's address as seen from this machine, for links in notifications.
   grafanaHost = let
@@ -95,7 +95,8 @@ in {
 
     scrapeInterval = mkOption {
       type = types.str;
-      default = "5s";
+      default = mixin.scrape_interval;
+      defaultText = lib.literalMD "`scrape_interval` of monitoring/mixin/config.py";
       description = ''
         Scrape and rule evaluation interval (as in monitoring/prometheus/prometheus.yml;
         the datasource's `timeInterval` in the Grafana provisioning file matches it).
@@ -104,7 +105,8 @@ in {
 
     scrapeTimeout = mkOption {
       type = types.str;
-      default = "4s";
+      default = mixin.scrape_timeout;
+      defaultText = lib.literalMD "`scrape_timeout` of monitoring/mixin/config.py";
       description = "Scrape timeout, shorter than {option}`services.model-server.monitoring.scrapeInterval`.";
     };
 
@@ -316,12 +318,12 @@ in {
         checkConfig = lib.mkIf (rw.basicAuth.passwordFile != null || rw.bearerTokenFile != null) (lib.mkDefault "syntax-only");
         scrapeConfigs = [
           {
-            job_name = "model-server";
+            job_name = mixin.model_server_job;
             metrics_path = "/metrics";
             static_configs = [{targets = cfg.modelServerTargets;}];
           }
           {
-            job_name = "node";
+            job_name = mixin.node_job;
             metrics_path = "/metrics";
             static_configs = [{targets = cfg.nodeTargets;}];
           }

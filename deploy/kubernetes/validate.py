@@ -25,10 +25,13 @@ import kubernetes_validate
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "monitoring"))
+from mixin.config import KUBE_PROMETHEUS_STACK as MIXIN  # noqa: E402  (the values the generated objects use)
+
 KUBERNETES_VERSIONS = ["1.31.0", "1.37.0"]
 CRD_SCHEMA = os.path.join(HERE, "schemas", "monitoring.coreos.com-v1.json")
 PLACEHOLDER_TAG = ":set-by-overlay"
-JOB = "model-server"  # the job label the rules, alerts and dashboard select
+JOB = MIXIN.model_server_job  # the job label the rules, alerts and dashboard select
 DURATION = re.compile(r"^(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -182,7 +185,8 @@ def check_references(rep, name, docs, dep):
     if rep.check(len(dashboards) == 1, name, "expected one ConfigMap labelled grafana_dashboard=\"1\""):
         for key, text in dashboards[0]["data"].items():
             try:
-                rep.check(json.loads(text).get("uid") == "model-server", "%s dashboard %s" % (name, key), "not the model-server dashboard")
+                rep.check(json.loads(text).get("uid") == MIXIN.dashboard_uid, "%s dashboard %s" % (name, key),
+                          "not the model-server dashboard")
             except ValueError as e:
                 rep.check(False, "%s dashboard %s" % (name, key), "not JSON: %s" % e)
 

@@ -14,10 +14,14 @@ import os
 import re
 import sys
 
-DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dashboards", "model-server.json")
+HERE = os.path.dirname(os.path.abspath(__file__))
+DASHBOARD = os.path.join(HERE, "..", "..", "dashboards", "model-server.json")
+# The mixin's values (monitoring/mixin/config.py, written out by monitoring/generate).
+with open(os.path.join(HERE, "..", "config.json"), encoding="utf-8") as _f:
+    CONFIG = json.load(_f)
 
 DEFAULT_VARS = {
-    "job": "model-server",
+    "job": CONFIG["model_server_job"],
     "instance": ".*",   # "All" -> the variable's allValue
     "node": ".*",
     "feature": "petal_length_cm",   # a feature of the embedded Iris model

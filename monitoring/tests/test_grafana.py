@@ -15,7 +15,7 @@ import tempfile
 import pytest
 import yaml
 
-from dashboard_queries import dashboard_queries, substitute
+from dashboard_queries import CONFIG, dashboard_queries, substitute
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROV = os.path.join(ROOT, "monitoring", "grafana", "provisioning")
@@ -243,7 +243,7 @@ def test_template_variables(dashboard):
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     for name in ("job", "instance"):
         assert name in variables
-    assert variables["job"]["current"]["value"] == "model-server"
+    assert variables["job"]["current"]["value"] == CONFIG["model_server_job"]
     for v in variables.values():
         assert v["type"] == "query" and v["datasource"] == DS
         if v.get("includeAll"):
@@ -267,11 +267,11 @@ def test_query_conventions(dashboard):
         # histogram_quantile needs the buckets summed by le
         for m in re.finditer(r"histogram_quantile\(", expr):
             assert re.search(r"sum by \((?:[\w, ]*\b)?le\b", expr[m.end():]), q["title"]
-        # model-server queries honour the job/instance variables
+        # model-server queries honour the job/instance variables, host queries select node-exporter's job
         if re.search(r"\b(requests_total|requests_duration_seconds_bucket|request_in_progress|predictions_total|inference_duration_seconds_bucket|model_info)\{", expr):
-            assert 'job="$job"' in expr and 'instance=~"$instance"' in expr, q["title"]
+            assert 'job="$job"' in expr and '%s=~"$instance"' % CONFIG["instance_label"] in expr, q["title"]
         if "node_" in expr and "instance:node" not in expr:
-            assert 'job="node"' in expr, q["title"]
+            assert 'job="%s"' % CONFIG["node_job"] in expr, q["title"]
 
 
 def test_recording_rules_used_by_dashboard_exist(dashboard):
@@ -311,11 +311,11 @@ def test_instance_panels_draw_one_series_per_replica(dashboard, tmp_path):
     assert {q["title"] for q in queries} == titles
 
     def series(metric, labels, values):
-        return {"series": "%s{job=\"model-server\", %s}" % (metric, labels), "values": values}
+        return {"series": '%s{job="%s", %s}' % (metric, CONFIG["model_server_job"], labels), "values": values}
 
     inputs = []
     for i, errors in ((1, False), (2, True), (3, False)):
-        inst = 'instance="10.0.0.%d:8000"' % i
+        inst = '%s="10.0.0.%d:8000"' % (CONFIG["instance_label"], i)
         inputs.append(series("up", inst, "1x10" if i != 3 else "1x2 0x8"))
         if i == 3:
             continue  # the down replica stopped exporting
@@ -326,10 +326,11 @@ def test_instance_panels_draw_one_series_per_replica(dashboard, tmp_path):
                    series("requests_duration_seconds_bucket", req + ', status="200", le="+Inf"', "0+60x10")]
         if errors:
             inputs.append(series("requests_total", req + ', status="500"', "0+6x10"))
-    cases = [{"expr": "count(count by (instance) (%s))" % q["expr"], "eval_time": "10m",
+    by_instance = "count by (%s)" % CONFIG["instance_label"]
+    cases = [{"expr": "count(%s (%s))" % (by_instance, q["expr"]), "eval_time": "10m",
               "exp_samples": [{"labels": "{}", "value": 3 if q["title"] == "Targets up by instance" else 2}]}
              for q in queries]
-    cases += [{"expr": "count(%s) - count(count by (instance) (%s))" % (q["expr"], q["expr"]), "eval_time": "10m",
+    cases += [{"expr": "count(%s) - count(%s (%s))" % (q["expr"], by_instance, q["expr"]), "eval_time": "10m",
                "exp_samples": [{"labels": "{}", "value": 0}]} for q in queries]
     (tmp_path / "empty.yml").write_text("groups: []\n")
     test = {"rule_files": ["empty.yml"], "evaluation_interval": "1m",

@@ -2,9 +2,11 @@
 
 promtool itself (check rules / test rules) runs in monitoring/check; these tests
 make sure every alert has the labels and annotations the Alertmanager templates
-and inhibition rules rely on, and that the unit tests exercise every alert both
-firing and quiet, and every recording rule.
+and inhibition rules rely on, that its runbook_url leads to a section of
+docs/runbooks.md, and that the unit tests exercise every alert both firing and
+quiet, and every recording rule.
 """
+import json
 import glob
 import os
 import re
@@ -14,6 +16,10 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PROM = os.path.join(ROOT, "monitoring", "prometheus")
+RUNBOOKS = os.path.join(ROOT, "docs", "runbooks.md")
+with open(os.path.join(ROOT, "monitoring", "config.json"), encoding="utf-8") as _f:
+    CONFIG = json.load(_f)
+DASHBOARD_URL = "%s/d/%s" % (CONFIG["grafana_url"], CONFIG["dashboard_uid"])
 
 
 def load(path):
@@ -55,12 +61,27 @@ def test_alert_labels_and_annotations(rule):
     assert rule["labels"]["severity"] in ("critical", "warning")
     assert rule["labels"]["service"] in ("model-server", "node")
     ann = rule["annotations"]
-    for key in ("summary", "description", "runbook", "dashboard"):
-        assert ann.get(key, "").strip(), key
-    assert len(ann["runbook"].split()) >= 25, "runbook should be a paragraph"
-    assert ann["dashboard"].endswith("/d/model-server")
-    if rule["labels"]["service"] == "model-server":
-        assert 'job="model-server"' in rule["expr"]
+    assert set(ann) == {"summary", "description", "runbook_url", "dashboard"}, "runbook prose belongs in docs/"
+    for key in ann:
+        assert ann[key].strip(), key
+    assert ann["runbook_url"] == "%s#%s" % (CONFIG["runbook_url"], rule["alert"].lower())
+    assert ann["dashboard"] == DASHBOARD_URL
+    job = {"model-server": CONFIG["model_server_job"], "node": CONFIG["node_job"]}[rule["labels"]["service"]]
+    assert 'job="%s"' % job in rule["expr"]
+
+
+def runbook_sections():
+    """{anchor: the section's text} of docs/runbooks.md (GitHub's anchors of `## Name`)."""
+    text = open(RUNBOOKS, encoding="utf-8").read()
+    return {m.group(1).lower(): m.group(2) for m in re.finditer(r"^## (\S+)\n(.*?)(?=^## |\Z)", text, re.M | re.S)}
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=lambda r: r["alert"] + "/" + r["labels"]["severity"])
+def test_runbook_url_leads_to_a_runbook(rule):
+    section = runbook_sections().get(rule["annotations"]["runbook_url"].rsplit("#", 1)[1])
+    assert section, "docs/runbooks.md has no section for %s" % rule["alert"]
+    (paragraph,) = re.findall(r"^\*\*%s\*\* \(for [^)]+\): (.+)$" % rule["labels"]["severity"], section, re.M)
+    assert len(paragraph.split()) >= 25, "runbook should be a paragraph"
 
 
 def test_recording_rule_names_follow_convention():

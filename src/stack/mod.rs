@@ -34,7 +34,7 @@ mod ports;
 mod probe;
 pub mod prometheus_config;
 mod restart;
-mod secrets;
+pub mod secrets;
 mod services;
 mod state;
 mod supervisor;

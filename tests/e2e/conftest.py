@@ -23,6 +23,8 @@ import modelserver  # noqa: E402
 from modelserver import free_port  # noqa: E402,F401  (re-exported to the e2e tests)
 
 REPO = Path(__file__).resolve().parents[2]
+# The model server's job, as the monitoring mixin names it (monitoring/mixin/config.py).
+MS = 'job="%s"' % json.loads((REPO / "monitoring" / "config.json").read_text())["model_server_job"]
 BIN = Path(os.environ.get("MODEL_SERVER_BIN", REPO / "target/debug/model-server"))
 TELEGRAM_TOKEN = "123456:test-token"
 TELEGRAM_CHAT = "4242"

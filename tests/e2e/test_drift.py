@@ -6,7 +6,7 @@ critical alerts only)."""
 import json
 import random
 
-from conftest import http, wait_until
+from conftest import MS, http, wait_until
 
 JSON = {"content-type": "application/json"}
 # Rows like the training data (Iris), and the same rows with every feature scaled
@@ -34,7 +34,7 @@ def test_shifted_inputs_raise_psi_and_the_drift_alert_reaches_the_receivers(stac
     # Counters must be seen before the traffic: a series whose first sample already
     # holds every count has no increase.
     wait_until("Prometheus to scrape the input counters",
-               lambda: len(stack.query('model_input_values_total{job="model-server", bin="above_max"}')) == 4,
+               lambda: len(stack.query('model_input_values_total{%s, bin="above_max"}' % MS)) == 4,
                timeout=60)
     rng = random.Random(7)
     for _ in range(20):  # 160 rows like the training data
@@ -45,7 +45,7 @@ def test_shifted_inputs_raise_psi_and_the_drift_alert_reaches_the_receivers(stac
     seen = {}
 
     def psi():
-        result = stack.query('feature:model_input_psi:30m{job="model-server"}')
+        result = stack.query('feature:model_input_psi:30m{%s}' % MS)
         seen["psi"] = values = {s["metric"]["feature"]: float(s["value"][1]) for s in result}
         return values if len(values) == 4 and min(values.values()) > 0.2 else None
 
@@ -57,9 +57,9 @@ def test_shifted_inputs_raise_psi_and_the_drift_alert_reaches_the_receivers(stac
     # The served-vs-training panel's query for one feature: shares over bins sum to 1,
     # and a good part of it is above the training maximum.
     shares = {s["metric"]["bin"]: float(s["value"][1]) for s in stack.query(
-        'sum by (bin) (increase(model_input_values_total{job="model-server", feature="petal_length_cm"}[15m]))'
-        ' / ignoring (bin) group_left '
-        'sum(increase(model_input_values_total{job="model-server", feature="petal_length_cm"}[15m]))')}
+        ('sum by (bin) (increase(model_input_values_total{%(ms)s, feature="petal_length_cm"}[15m]))'
+         ' / ignoring (bin) group_left '
+         'sum(increase(model_input_values_total{%(ms)s, feature="petal_length_cm"}[15m]))') % {"ms": MS})}
     assert abs(sum(shares.values()) - 1) < 1e-6, shares
     assert shares["above_max"] > 0.2, shares
 

@@ -9,7 +9,7 @@ import math
 import subprocess
 import sys
 
-from conftest import BIN, REPO, http, wait_until
+from conftest import BIN, MS, REPO, http, wait_until
 
 sys.path.insert(0, str(REPO / "monitoring/tests"))
 import dashboard_queries  # noqa: E402
@@ -38,8 +38,8 @@ def test_a_csv_model_serves_named_features_and_shows_input_drift(stack, receiver
     status, root = http(stack.server.url("/"))
     assert status == 200 and json.loads(root)["model"]["name"] == "machines", root
     wait_until("Prometheus to scrape the new model's input counters",
-               lambda: len(stack.query('model_input_values_total{job="model-server", feature="temperature_c",'
-                                       ' bin="above_max"}')) == 1, timeout=60)
+               lambda: len(stack.query('model_input_values_total{%s, feature="temperature_c",'
+                                       ' bin="above_max"}' % MS)) == 1, timeout=60)
 
     table = rows()
     drifted = [{k: v * DRIFTED.get(k, 1.0) for k, v in r.items()} for r in table]
@@ -52,7 +52,7 @@ def test_a_csv_model_serves_named_features_and_shows_input_drift(stack, receiver
 
     def psi():
         values = {s["metric"]["feature"]: float(s["value"][1])
-                  for s in stack.query('feature:model_input_psi:30m{job="model-server"}')}
+                  for s in stack.query('feature:model_input_psi:30m{%s}' % MS)}
         return values if all(values.get(f, 0) > 0.2 for f in DRIFTED) else None
 
     values = wait_until("the PSI of the drifted features above 0.2", psi, timeout=60)

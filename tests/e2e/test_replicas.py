@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, REPO, Stack, fresh_overlay, running, wait_until
+from conftest import BIN, MS, REPO, Stack, fresh_overlay, running, wait_until
 from mock_receivers import RemoteWriteReceiver, snappy_decompress
 
 REPLICAS = 3
@@ -64,7 +64,7 @@ def test_the_url_table_lists_every_replica_last(replicas):
 
 def test_prometheus_discovers_every_replica(replicas):
     def all_up():
-        result = replicas.query('up{job="model-server"}')
+        result = replicas.query('up{%s}' % MS)
         up = {r["metric"]["instance"]: r["value"][1] for r in result}
         return up if up == {i: "1" for i in instances(replicas)} else None
 
@@ -72,7 +72,7 @@ def test_prometheus_discovers_every_replica(replicas):
 
 
 def by_instance_and_status(stack):
-    result = stack.query('sum by (instance, status) (requests_total{job="model-server"})')
+    result = stack.query('sum by (instance, status) (requests_total{%s})' % MS)
     counts = {}
     for r in result:
         counts.setdefault(r["metric"]["instance"], {})[r["metric"]["status"]] = round(float(r["value"][1]))
@@ -107,9 +107,9 @@ def test_prometheus_sums_exactly_what_loadgen_sent_to_each_replica(replicas, tmp
 
     wait_until(f"Prometheus to see {expected}",
                lambda: by_instance_and_status(replicas) == expected or None, timeout=30)
-    assert replicas.values('sum(requests_total{job="model-server"})') == [str(total)]
+    assert replicas.values('sum(requests_total{%s})' % MS) == [str(total)]
     per_instance = {r["metric"]["instance"]: round(float(r["value"][1])) for r in
-                    replicas.query('sum by (instance) (requests_total{job="model-server"})')}
+                    replicas.query('sum by (instance) (requests_total{%s})' % MS)}
     assert per_instance == {i: sum(c.values()) for i, c in expected.items()}
 
 

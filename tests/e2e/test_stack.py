@@ -9,7 +9,7 @@ import sys
 import time
 from collections import Counter
 
-from conftest import REPO, TELEGRAM_CHAT, TELEGRAM_TOKEN, alert_posts, http, wait_until
+from conftest import MS, REPO, TELEGRAM_CHAT, TELEGRAM_TOKEN, alert_posts, http, wait_until
 
 sys.path.insert(0, str(REPO / "monitoring/tests"))
 import dashboard_queries  # noqa: E402
@@ -24,7 +24,8 @@ def test_every_target_is_up(stack):
     def both_up():
         result = stack.query("up")
         jobs = {r["metric"]["job"]: r["value"][1] for r in result}
-        return jobs if jobs.get("model-server") == "1" and jobs.get("node") == "1" else None
+        config = dashboard_queries.CONFIG
+        return jobs if jobs.get(config["model_server_job"]) == "1" and jobs.get(config["node_job"]) == "1" else None
 
     wait_until("both targets up", both_up, timeout=60)
 
@@ -58,12 +59,12 @@ def test_counts_in_prometheus_match_the_traffic_sent(stack):
     expected = dict(sent)
 
     def prometheus_counts():
-        result = stack.query('sum by (status) (requests_total{job="model-server"})')
+        result = stack.query('sum by (status) (requests_total{%s})' % MS)
         got = {r["metric"]["status"]: round(float(r["value"][1])) for r in result}
         return got if got == expected else None
 
     wait_until(f"Prometheus to see {expected}", prometheus_counts, timeout=30)
-    predicted = stack.query('sum(predictions_total{job="model-server"})')
+    predicted = stack.query('sum(predictions_total{%s})' % MS)
     assert round(float(predicted[0]["value"][1])) == rows
 
 
@@ -114,6 +115,7 @@ def test_down_alert_reaches_every_receiver_and_resolves(stack, receivers):
     assert discord["embeds"][0]["title"] and discord["embeds"][0]["description"], discord
     for _, body in firing.values():
         assert "/d/model-server" in json.dumps(body), "no dashboard link"
+        assert "runbooks.md#modelserverdown" in json.dumps(body), "no runbook link"
 
     stack.server.start()
     wait_until(
